@@ -1,0 +1,40 @@
+# The README's commands. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test dev bench check-defs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.yaml $@
+
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+run: install
+	$(BIN)/jackpot-pipeline run
+
+test: install
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+dev: install
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+check-defs: install
+	$(BIN)/dg check defs
+
+bench: install
+	$(BIN)/python -m jackpot_pipeline_tests.benchmarks
+
+clean:
+	rm -rf $(VENV) .dagster/*.db .dagster/storage .dagster/history .dagster/schedules data/warehouse.duckdb

@@ -1,0 +1,199 @@
+"""``jackpot-pipeline``: fetch the configured CSVs, ingest what changed, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jackpot_pipeline.settings import PROJECT_ROOT, Settings, load_settings
+
+DAGSTER_HOME_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster.yaml"
+# The run's events still reach the instance (and the UI); only the console echo is quietened.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def ensure_dagster_home() -> Path:
+    """Use ``$DAGSTER_HOME`` or the project-local ``.dagster/``, seeded from the committed template."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(DAGSTER_HOME_TEMPLATE, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    environ = dict(os.environ)
+    if getattr(args, "leagues", None):
+        environ["JACKPOT_LEAGUES"] = args.leagues
+    if getattr(args, "seasons", None):
+        environ["JACKPOT_SEASONS"] = args.seasons
+    return load_settings(environ)
+
+
+def command_fetch(settings: Settings, quiet: bool = False) -> int:
+    from jackpot_pipeline.sources.fetch import fetch_files, source_files
+
+    seasons = settings.seasons()
+    files = source_files(settings.base_url, settings.leagues, seasons)
+    print(f"fetching {len(files)} file(s) from {settings.base_url} into {settings.raw_dir}")
+    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print)
+    print(report.summary())
+    return 0
+
+
+@dataclass
+class IngestionOutcome:
+    ingested: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+
+
+def ingest(settings: Settings, instance, *, log=print) -> IngestionOutcome:
+    """Materialise every configured partition whose source (or parser) changed since last time."""
+    from dagster import AssetKey, DagsterEventType, MultiPartitionKey
+
+    from jackpot_pipeline.definitions import build_definitions
+    from jackpot_pipeline.sources.catalog import discover_partitions
+
+    partitions = discover_partitions(settings.raw_dir, settings.leagues, settings.seasons())
+    for dimension, keys in (("league", {p.league for p in partitions}), ("season", {p.season for p in partitions})):
+        missing = sorted(keys - set(instance.get_dynamic_partitions(dimension)))
+        if missing:
+            instance.add_dynamic_partitions(dimension, missing)
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("ingest_job")
+    outcome = IngestionOutcome()
+    stale = []
+    for partition in partitions:
+        stored = instance.get_latest_data_version_record(AssetKey("canonical_matches"), partition_key=partition.partition_key)
+        materialization = stored.asset_materialization if stored else None
+        stored_version = (materialization.tags or {}).get("dagster/data_version") if materialization else None
+        (stale if stored_version != partition.data_version else outcome.unchanged).append(partition)
+    log(f"{len(partitions)} partition(s) configured: {len(stale)} to ingest, {len(outcome.unchanged)} unchanged")
+    outcome.unchanged = [p.partition_key for p in outcome.unchanged]
+    for position, partition in enumerate(stale, start=1):
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=MultiPartitionKey({"league": partition.league, "season": partition.season}),
+            raise_on_error=False,
+            tags={"jackpot/source_path": partition.relpath, "jackpot/trigger": "make run"},
+            run_config=QUIET_RUN_CONFIG,
+        )
+        for event in result.all_events:
+            if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                evaluation = event.event_specific_data
+                if evaluation.passed:
+                    outcome.checks_passed += 1
+                else:
+                    outcome.checks_failed.append(f"{partition.partition_key}: {evaluation.check_name}")
+        if result.success:
+            outcome.ingested.append(partition.partition_key)
+            status = "ok"
+        else:
+            message = step_failure_message(result)
+            outcome.failed[partition.partition_key] = message
+            status = f"FAILED: {message}"
+        log(f"[{position}/{len(stale)}] {partition.partition_key} ({time.perf_counter() - started:.1f}s) {status}")
+    if outcome.ingested:
+        teams_result = defs.resolve_job_def("teams_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        )
+        if not teams_result.success:
+            outcome.failed["teams"] = "the teams registry failed to build"
+    return outcome
+
+
+def step_failure_message(result) -> str:
+    """The user-facing error of a failed in-process run: the innermost cause, not Dagster's wrapper."""
+    from dagster import DagsterEventType
+
+    failure = next((e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE), None)
+    if failure is None:
+        return "run failed before any step ran"
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def print_summary(settings: Settings, outcome: IngestionOutcome | None = None) -> None:
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path} yet")
+        return
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        rows = connection.execute(
+            """
+            WITH raw AS (SELECT league, season, count(*) AS lines, count(*) FILTER (row_kind = 'blank') AS blank
+                         FROM raw_matches GROUP BY ALL),
+                 canonical AS (SELECT league, season, count(*) AS canonical FROM canonical_matches GROUP BY ALL),
+                 quarantined AS (SELECT league, season, count(*) AS quarantined FROM quarantined_rows GROUP BY ALL)
+            SELECT raw.league, raw.season, raw.lines, coalesce(canonical, 0), coalesce(quarantined, 0), raw.blank
+            FROM raw LEFT JOIN canonical USING (league, season) LEFT JOIN quarantined USING (league, season)
+            ORDER BY raw.league, raw.season
+            """
+        ).fetchall()
+    print(f"\n{'partition':<12}{'lines':>8}{'canonical':>11}{'quarantined':>13}{'blank':>7}")
+    for league, season, lines, canonical, quarantined, blank in rows:
+        print(f"{league + '|' + season:<12}{lines:>8}{canonical:>11}{quarantined:>13}{blank:>7}")
+    totals = [sum(r[i] for r in rows) for i in (2, 3, 4, 5)]
+    print(f"{'total':<12}{totals[0]:>8}{totals[1]:>11}{totals[2]:>13}{totals[3]:>7}  ({len(rows)} partitions)")
+    if outcome is not None:
+        print(
+            f"\ningested {len(outcome.ingested)} partition(s), {len(outcome.unchanged)} unchanged, "
+            f"{len(outcome.failed)} failed; checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed"
+        )
+        for key, message in outcome.failed.items():
+            print(f"  FAILED {key}: {message}")
+        for failure in outcome.checks_failed:
+            print(f"  CHECK FAILED {failure}")
+
+
+def command_run(settings: Settings, fetch: bool = True) -> int:
+    from dagster import DagsterInstance
+
+    ensure_dagster_home()
+    if fetch:
+        command_fetch(settings, quiet=True)
+    with DagsterInstance.get() as instance:
+        outcome = ingest(settings, instance)
+    print_summary(settings, outcome)
+    return 1 if outcome.failed or outcome.checks_failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jackpot-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("fetch", "download the configured football-data CSVs into data/raw/"),
+        ("run", "fetch, ingest every changed partition into the warehouse, print a summary"),
+        ("summary", "print rows per league-season from the warehouse"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--leagues", help="override JACKPOT_LEAGUES, e.g. E0,SP1 or all")
+        command.add_argument("--seasons", help="override JACKPOT_SEASONS, e.g. 1819-2324")
+        if name == "run":
+            command.add_argument("--no-fetch", action="store_true", help="ingest what is already in data/raw/")
+    args = parser.parse_args(argv)
+    settings = _settings_from(args)
+    if args.command == "fetch":
+        return command_fetch(settings)
+    if args.command == "run":
+        return command_run(settings, fetch=not args.no_fetch)
+    print_summary(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

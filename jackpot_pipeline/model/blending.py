@@ -1,0 +1,320 @@
+"""Combining the model's and the market's 1X2 probabilities.
+
+The market is a *capped* signal: whatever a caller asks for, the market's share of a
+blend never exceeds ``MAX_MARKET_WEIGHT`` (0.7), and every clip is reported, never
+silent. Two pools:
+
+* :func:`linear_pool`: p = w * model + (1 - w) * market, with w the model weight;
+* :func:`log_linear_pool` / :class:`StackedPool`: p proportional to
+  model^a * market^b, where the market share is b / (a + b). ``StackedPool`` fits a and b
+  by minimising log loss on data the caller passes (earlier matches only).
+
+Both operate on (n, 3) arrays ordered (home, draw, away). Rows whose market
+probabilities are NaN come out NaN from the pools (the fallback to the model is a
+policy decision taken in :mod:`jackpot_pipeline.model.probability_sets`);
+``StackedPool.predict`` is the exception and returns the model row unchanged there,
+because Set G is defined to equal Set A where no odds exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
+
+__all__ = [
+    "MAX_MARKET_WEIGHT",
+    "BlendResult",
+    "linear_pool",
+    "log_linear_pool",
+    "StackedPool",
+]
+
+MAX_MARKET_WEIGHT: Final = 0.7
+"""The largest share the market may take in any blend (the product's promise)."""
+
+_LOG_FLOOR: Final = 1e-15
+"""Probabilities are floored here before taking logs so that 0 * log(0) cannot appear."""
+
+
+def _as_probs(values: ArrayLike, name: str) -> NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1 and array.shape[0] == 3:
+        array = array[np.newaxis, :]
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (n, 3) ordered (home, draw, away); got {array.shape}")
+    return array
+
+
+def _check_weight(value: float, name: str) -> float:
+    weight = float(value)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
+    return weight
+
+
+def _resolve_cap(max_market_weight: float | None) -> float:
+    return _check_weight(MAX_MARKET_WEIGHT if max_market_weight is None else max_market_weight, "max_market_weight")
+
+
+@dataclass(frozen=True)
+class BlendResult:
+    """A linear pool and the weights behind it.
+
+    ``requested_model_weight`` is what the caller asked for; ``applied_model_weight`` is
+    what was used after capping the market weight; ``clipped`` says they differ.
+    """
+
+    probs: NDArray[np.float64]
+    requested_model_weight: float
+    applied_model_weight: float
+    max_market_weight: float
+
+    @property
+    def requested_market_weight(self) -> float:
+        return 1.0 - self.requested_model_weight
+
+    @property
+    def applied_market_weight(self) -> float:
+        return 1.0 - self.applied_model_weight
+
+    @property
+    def clipped(self) -> bool:
+        return self.applied_model_weight != self.requested_model_weight
+
+    def weights_dict(self) -> dict[str, float | bool]:
+        return {
+            "requested_model_weight": self.requested_model_weight,
+            "requested_market_weight": self.requested_market_weight,
+            "applied_model_weight": self.applied_model_weight,
+            "applied_market_weight": self.applied_market_weight,
+            "max_market_weight": self.max_market_weight,
+            "market_weight_clipped": self.clipped,
+        }
+
+
+def linear_pool(
+    model_probs: ArrayLike,
+    market_probs: ArrayLike,
+    *,
+    model_weight: float,
+    max_market_weight: float | None = None,
+) -> BlendResult:
+    """p = w * model + (1 - w) * market with the market weight 1 - w capped.
+
+    ``max_market_weight`` defaults to :data:`MAX_MARKET_WEIGHT`. When 1 - w exceeds the
+    cap, w is raised to 1 - cap and the result reports ``clipped=True``. Rows with NaN
+    market probabilities give NaN rows.
+    """
+    model = _as_probs(model_probs, "model_probs")
+    market = _as_probs(market_probs, "market_probs")
+    if model.shape != market.shape:
+        raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
+    requested = _check_weight(model_weight, "model_weight")
+    cap = _resolve_cap(max_market_weight)
+    applied = max(requested, 1.0 - cap)
+    probs = applied * model + (1.0 - applied) * market
+    return BlendResult(probs, requested, applied, cap)
+
+
+def log_linear_pool(
+    model_probs: ArrayLike, market_probs: ArrayLike, *, model_exponent: float, market_exponent: float
+) -> NDArray[np.float64]:
+    """p proportional to model^a * market^b, normalised per row (NaN market rows give NaN).
+
+    Computed in log space with a log-sum-exp normaliser; probabilities are floored at
+    1e-15 before the log.
+    """
+    model = _as_probs(model_probs, "model_probs")
+    market = _as_probs(market_probs, "market_probs")
+    if model.shape != market.shape:
+        raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
+    if model_exponent < 0 or market_exponent < 0:
+        raise ValueError("log-linear pool exponents must be non-negative")
+    log_score = model_exponent * _log(model) + market_exponent * _log(market)
+    return np.exp(log_score - logsumexp(log_score, axis=1, keepdims=True))
+
+
+def _log(probs: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.log(np.maximum(probs, _LOG_FLOOR))
+
+
+def _stacked_loss_and_gradient(
+    exponents: NDArray[np.float64],
+    log_model: NDArray[np.float64],
+    log_market: NDArray[np.float64],
+    observed: NDArray[np.int64],
+) -> tuple[float, NDArray[np.float64]]:
+    """Mean log loss of the log-linear pool with exponents (a, b) and its gradient."""
+    a, b = exponents
+    rows = np.arange(observed.shape[0])
+    log_score = a * log_model + b * log_market
+    log_normaliser = logsumexp(log_score, axis=1)
+    pooled = np.exp(log_score - log_normaliser[:, np.newaxis])
+    loss = float(np.mean(log_normaliser - log_score[rows, observed]))
+    gradient_a = np.mean((pooled * log_model).sum(axis=1) - log_model[rows, observed])
+    gradient_b = np.mean((pooled * log_market).sum(axis=1) - log_market[rows, observed])
+    return loss, np.array([gradient_a, gradient_b])
+
+
+class StackedPool:
+    """Log-linear pool p proportional to model^a * market^b, fitted by log loss.
+
+    Parameters
+    ----------
+    max_market_weight:
+        Cap on the market share b / (a + b); None means :data:`MAX_MARKET_WEIGHT` at fit time.
+
+    Fitted attributes
+    -----------------
+    model_exponent_, market_exponent_ : the exponents a, b (both >= 0; their sum also acts
+        as an inverse temperature, so the pool can sharpen or flatten).
+    requested_market_share_ : b / (a + b) of the unconstrained optimum.
+    market_share_ : b / (a + b) as applied (at most the cap).
+    clipped_ : whether the cap was binding.
+    n_fit_rows_ : rows used (rows without market probabilities are skipped).
+    training_log_loss_ : mean log loss on those rows (None for a pool built by
+        :meth:`from_exponents`).
+
+    The objective is the multinomial log-likelihood of a log-linear model in (a, b), which
+    is convex, and the cap b <= cap / (1 - cap) * a is a linear constraint. So when the
+    unconstrained optimum breaks the cap the constrained optimum lies on the boundary, and
+    a one-dimensional fit of the total t with a = t (1 - cap), b = t cap finds it exactly.
+    """
+
+    def __init__(self, max_market_weight: float | None = None) -> None:
+        self.max_market_weight = max_market_weight
+
+    def fit(self, model_probs: ArrayLike, market_probs: ArrayLike, outcomes: ArrayLike) -> StackedPool:
+        model = _as_probs(model_probs, "model_probs")
+        market = _as_probs(market_probs, "market_probs")
+        observed = np.asarray(outcomes, dtype=np.int64)
+        if model.shape != market.shape or observed.shape != (model.shape[0],):
+            raise ValueError(
+                f"shapes do not match: model {model.shape}, market {market.shape}, outcomes {observed.shape}"
+            )
+        if observed.size and (observed.min() < 0 or observed.max() > 2):
+            raise ValueError("outcomes must be 0 (home), 1 (draw) or 2 (away)")
+        cap = _resolve_cap(self.max_market_weight)
+        usable = np.isfinite(market).all(axis=1) & np.isfinite(model).all(axis=1)
+        if not usable.any():
+            raise ValueError("StackedPool.fit needs at least one row with both model and market probabilities")
+        log_model, log_market = _log(model[usable]), _log(market[usable])
+        observed = observed[usable]
+
+        def loss_and_gradient(exponents: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            return _stacked_loss_and_gradient(exponents, log_model, log_market, observed)
+
+        options = {"gtol": 1e-10, "ftol": 1e-15, "maxiter": 1000}
+        # Two parameters: BLAS threads inside L-BFGS-B would only add overhead.
+        with threadpool_limits(limits=1, user_api="blas"):
+            unconstrained = minimize(
+                loss_and_gradient, np.array([0.5, 0.5]), jac=True, method="L-BFGS-B",
+                bounds=[(0.0, None), (0.0, None)], options=options,
+            )
+        a, b = (float(value) for value in unconstrained.x)
+        requested_share = b / (a + b) if a + b > 0 else 0.0
+        clipped = requested_share > cap
+        if clipped:
+
+            def boundary_loss(total: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+                loss, gradient = loss_and_gradient(np.array([total[0] * (1.0 - cap), total[0] * cap]))
+                return loss, np.array([gradient[0] * (1.0 - cap) + gradient[1] * cap])
+
+            with threadpool_limits(limits=1, user_api="blas"):
+                boundary = minimize(
+                    boundary_loss, np.array([a + b]), jac=True, method="L-BFGS-B",
+                    bounds=[(0.0, None)], options=options,
+                )
+            total = float(boundary.x[0])
+            a, b = total * (1.0 - cap), total * cap
+        self.model_exponent_ = a
+        self.market_exponent_ = b
+        self.requested_market_share_ = requested_share
+        self.market_share_ = b / (a + b) if a + b > 0 else 0.0
+        self.max_market_weight_ = cap
+        self.clipped_ = bool(clipped)
+        self.n_fit_rows_ = int(observed.shape[0])
+        self.training_log_loss_: float | None = loss_and_gradient(np.array([a, b]))[0]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_exponent_"):
+            raise NotFittedError("StackedPool is not fitted yet; call fit() or StackedPool.from_dict()")
+
+    def predict(self, model_probs: ArrayLike, market_probs: ArrayLike) -> NDArray[np.float64]:
+        """Pooled probabilities; rows without market probabilities return the model row as is."""
+        self._check_fitted()
+        model = _as_probs(model_probs, "model_probs")
+        market = _as_probs(market_probs, "market_probs")
+        if model.shape != market.shape:
+            raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
+        has_market = np.isfinite(market).all(axis=1)
+        pooled = log_linear_pool(
+            model, np.where(has_market[:, np.newaxis], market, 1.0 / 3.0),
+            model_exponent=self.model_exponent_, market_exponent=self.market_exponent_,
+        )
+        return np.where(has_market[:, np.newaxis], pooled, model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe parameters; :meth:`from_dict` restores an identical predictor."""
+        self._check_fitted()
+        return {
+            "kind": "stacked_pool",
+            "version": 1,
+            "max_market_weight": self.max_market_weight,
+            "model_exponent": self.model_exponent_,
+            "market_exponent": self.market_exponent_,
+            "requested_market_share": self.requested_market_share_,
+            "market_share": self.market_share_,
+            "applied_max_market_weight": self.max_market_weight_,
+            "clipped": self.clipped_,
+            "n_fit_rows": self.n_fit_rows_,
+            "training_log_loss": self.training_log_loss_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackedPool:
+        if data.get("kind") != "stacked_pool" or data.get("version") != 1:
+            raise ValueError(f"not a version-1 stacked pool: kind={data.get('kind')!r}, version={data.get('version')!r}")
+        pool = cls(max_market_weight=data["max_market_weight"])
+        pool.model_exponent_ = float(data["model_exponent"])
+        pool.market_exponent_ = float(data["market_exponent"])
+        pool.requested_market_share_ = float(data["requested_market_share"])
+        pool.market_share_ = float(data["market_share"])
+        pool.max_market_weight_ = float(data["applied_max_market_weight"])
+        pool.clipped_ = bool(data["clipped"])
+        pool.n_fit_rows_ = int(data["n_fit_rows"])
+        training_log_loss = data["training_log_loss"]
+        pool.training_log_loss_ = None if training_log_loss is None else float(training_log_loss)
+        return pool
+
+    @classmethod
+    def from_exponents(
+        cls, model_exponent: float, market_exponent: float, *, max_market_weight: float | None = None
+    ) -> StackedPool:
+        """A pool with given exponents (e.g. for a fixed, documented default). The market
+        share must respect the cap; this constructor does not clip silently."""
+        cap = _resolve_cap(max_market_weight)
+        if model_exponent < 0 or market_exponent < 0:
+            raise ValueError("exponents must be non-negative")
+        total = model_exponent + market_exponent
+        share = market_exponent / total if total > 0 else 0.0
+        if share > cap:
+            raise ValueError(f"market share {share!r} exceeds the cap {cap!r}")
+        pool = cls(max_market_weight=max_market_weight)
+        pool.model_exponent_ = float(model_exponent)
+        pool.market_exponent_ = float(market_exponent)
+        pool.requested_market_share_ = share
+        pool.market_share_ = share
+        pool.max_market_weight_ = cap
+        pool.clipped_ = False
+        pool.n_fit_rows_ = 0
+        pool.training_log_loss_ = None
+        return pool

@@ -1,0 +1,57 @@
+"""Settings read from environment variables (documented in the README's settings table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jackpot_pipeline.sources.leagues import DEFAULT_LEAGUES, expand_leagues, expand_seasons
+
+PUBLISHER_URL = "https://www.football-data.co.uk"
+DEFAULT_SEASON_COUNT = 6
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    leagues: tuple[str, ...]
+    seasons_spec: str | None  # None: the last six seasons available at base_url
+    data_dir: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def jackpots_dir(self) -> Path:
+        return self.data_dir / "jackpots"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    def seasons(self, today: dt.date | None = None) -> list[str]:
+        if self.seasons_spec:
+            return expand_seasons(self.seasons_spec)
+        from jackpot_pipeline.sources.fetch import available_seasons
+
+        found = available_seasons(self.base_url, self.leagues, today=today)
+        return found[-DEFAULT_SEASON_COUNT:]
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("JACKPOT_DATA_DIR") or PROJECT_ROOT / "data")
+    return Settings(
+        base_url=(env.get("FOOTBALL_DATA_URL") or PUBLISHER_URL).rstrip("/"),
+        leagues=tuple(expand_leagues(env.get("JACKPOT_LEAGUES") or ",".join(DEFAULT_LEAGUES))),
+        seasons_spec=(env.get("JACKPOT_SEASONS") or "").strip() or None,
+        data_dir=data_dir.resolve(),
+    )

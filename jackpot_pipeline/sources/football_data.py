@@ -1,0 +1,649 @@
+"""Parse football-data.co.uk CSV bytes into raw rows, canonical matches and quarantined rows.
+
+Every data line of a file ends up in exactly one place: a canonical match, a quarantined row (with a
+reason code, the field and the offending value) or a blank/padding line. A file that is not a
+football-data CSV at all raises :class:`SourceFormatError` naming the file and the problem.
+
+Real quirks handled here (see ``shared/football-data/MANIFEST.md``): UTF-8 BOM, CRLF and LF, ``dd/mm/yy``
+and ``dd/mm/yyyy``, a cp1252 no-break space in a UTF-8-invalid file, comma-only padding lines, empty
+header names, non-numeric odds cells (``#``), zero odds, rows with empty half-time cells, the ``new/``
+multi-season format with its varying ``Season`` and ``League`` spellings.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from jackpot_pipeline.sources.leagues import (
+    ALL_LEAGUES,
+    SeasonError,
+    is_extra_league,
+    season_key_from_label,
+    season_window,
+)
+from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name
+
+# Bump when canonical rows would come out differently from the same bytes: it is part of every
+# ingestion data version, so a parser change re-ingests and an unchanged one is a no-op.
+PARSER_VERSION = "1"
+
+MAIN_FORMAT = "main"
+EXTRA_FORMAT = "extra"
+REQUIRED_COLUMNS = {
+    MAIN_FORMAT: ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR"),
+    EXTRA_FORMAT: ("Country", "League", "Season", "Date", "Home", "Away", "HG", "AG", "Res"),
+}
+
+# Pre-closing 1X2 prices in order of preference: Pinnacle, market average (``Avg`` from 2019/20,
+# BetBrain's ``BbAv`` before), then Bet365. Closing: Pinnacle closing, then closing average.
+PRE_CLOSING_ODDS_PREFERENCE = ("PS", "Avg", "BbAv", "B365")
+CLOSING_ODDS_PREFERENCE = ("PSC", "AvgC")
+MIN_ODDS = 1.01
+# Sum of implied probabilities. Observed on all shared files: 0.98 (closing average) to 1.13
+# (Pinnacle in small leagues); outside this band a triple is a data error, not a market.
+OVERROUND_BAND = (0.97, 1.30)
+
+QUARANTINE_REASONS = {
+    "wrong_field_count": "the row has a different number of fields than the header",
+    "wrong_division": "the Div cell names another league than the file",
+    "missing_team": "home or away team is empty",
+    "same_team": "home and away team are the same",
+    "bad_date": "the date cannot be read as dd/mm/yy or dd/mm/yyyy",
+    "date_outside_season": "the date lies outside the season's window",
+    "bad_season": "the Season cell cannot be read",
+    "bad_goals": "full-time goals are not non-negative integers",
+    "partial_result": "the result is only partly given",
+    "result_mismatch": "the result letter contradicts the goals",
+    "duplicate_match": "the same fixture on the same date appears twice",
+}
+
+CANONICAL_COLUMNS = [
+    "match_id", "league", "season", "competition", "match_date", "kickoff_time",
+    "home_team", "away_team", "source_home_team", "source_away_team", "status",
+    "home_goals", "away_goals", "result", "ht_home_goals", "ht_away_goals", "ht_result",
+    "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
+    "odds_home", "odds_draw", "odds_away", "odds_source",
+    "closing_odds_home", "closing_odds_draw", "closing_odds_away", "closing_odds_source",
+    "issues", "source_path", "source_sha256", "source_row",
+]
+QUARANTINE_COLUMNS = [
+    "league", "season", "source_path", "source_sha256", "source_row",
+    "reason", "field", "value", "message", "raw_line",
+]
+RAW_COLUMNS = [
+    "league", "season", "source_path", "source_sha256", "source_row", "snapshot_date",
+    "row_kind", "raw_line",
+]
+_INT_COLUMNS = [
+    "home_goals", "away_goals", "ht_home_goals", "ht_away_goals",
+    "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
+]
+_ODDS_COLUMN = re.compile(r"^(.+?)([HDA])$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+class SourceFormatError(ValueError):
+    """The bytes are not a football-data.co.uk CSV (HTML page, truncated file, wrong columns...)."""
+
+    def __init__(self, relpath: str, problem: str):
+        super().__init__(f"{relpath}: {problem}")
+        self.relpath = relpath
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class DecodedSource:
+    relpath: str
+    sha256: str
+    n_bytes: int
+    encoding: str  # "ascii", "utf-8", "utf-8-sig" or "cp1252"
+    line_ending: str  # "CRLF", "LF", "CR" or "mixed"
+    text: str
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    line_number: int  # 1-based line in the file; the header is line 1
+    text: str
+    fields: tuple[str, ...]
+    is_blank: bool
+
+
+@dataclass(frozen=True)
+class ParsedSource:
+    decoded: DecodedSource
+    format: str
+    header: tuple[str, ...]
+    rows: tuple[SourceRow, ...]
+
+    @property
+    def data_lines(self) -> int:
+        return len(self.rows)
+
+
+def decode_source(data: bytes, relpath: str) -> DecodedSource:
+    sha256 = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        raise SourceFormatError(relpath, "the file is empty")
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
+        raise SourceFormatError(relpath, "this is an HTML page, not a football-data CSV (error page?)")
+    if b"\x00" in data[:4096]:
+        raise SourceFormatError(relpath, "binary content (NUL bytes), not a CSV")
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding, body = "utf-8-sig", data[3:]
+    else:
+        encoding, body = "utf-8", data
+    try:
+        text = body.decode("utf-8")
+        if encoding == "utf-8" and text.isascii():
+            encoding = "ascii"
+    except UnicodeDecodeError:
+        # Two shared files carry one cp1252 no-break space (0xA0); the publisher writes Windows text.
+        # Bytes cp1252 leaves undefined are kept as latin-1 code points so nothing is dropped.
+        encoding = "cp1252"
+        text = body.decode("cp1252", errors="strict") if _cp1252_clean(body) else body.decode("latin-1")
+    return DecodedSource(relpath, sha256, len(data), encoding, _line_ending(text), text)
+
+
+def _cp1252_clean(body: bytes) -> bool:
+    return not any(byte in body for byte in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
+
+
+def _line_ending(text: str) -> str:
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    cr = text.count("\r") - crlf
+    kinds = [name for name, count in (("CRLF", crlf), ("LF", lf), ("CR", cr)) if count]
+    return kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "LF")
+
+
+def parse_source(data: bytes, relpath: str) -> ParsedSource:
+    decoded = decode_source(data, relpath)
+    lines = _LINE_BREAK.split(decoded.text)
+    ends_with_newline = lines[-1] == ""
+    if ends_with_newline:
+        lines.pop()
+    header = _clean_header(next(csv.reader([lines[0]])))
+    file_format = _detect_format(header, relpath)
+    width = len(header)
+    rows = []
+    for offset, (line, fields) in enumerate(zip(lines[1:], csv.reader(lines[1:]), strict=True)):
+        is_blank = all(not cell.strip() for cell in fields)
+        rows.append(SourceRow(offset + 2, line, tuple(fields), is_blank))
+    if rows and not ends_with_newline and not rows[-1].is_blank and len(rows[-1].fields) < width:
+        last = rows[-1]
+        raise SourceFormatError(
+            relpath,
+            f"truncated: line {last.line_number} has {len(last.fields)} of {width} fields "
+            "and the file does not end with a newline",
+        )
+    return ParsedSource(decoded, file_format, header, tuple(rows))
+
+
+def _clean_header(names: Sequence[str]) -> tuple[str, ...]:
+    cleaned: list[str] = []
+    seen: Counter[str] = Counter()
+    for position, name in enumerate(names):
+        # mmz4281/2122/B1.csv ends its header (and rows) with a comma: an unnamed column.
+        base = name.strip() or f"_unnamed_{position + 1}"
+        seen[base] += 1
+        cleaned.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    return tuple(cleaned)
+
+
+def _detect_format(header: Sequence[str], relpath: str) -> str:
+    columns = set(header)
+    for file_format, required in REQUIRED_COLUMNS.items():
+        if set(required) <= columns:
+            return file_format
+    main_missing = [c for c in REQUIRED_COLUMNS[MAIN_FORMAT] if c not in columns]
+    extra_missing = [c for c in REQUIRED_COLUMNS[EXTRA_FORMAT] if c not in columns]
+    missing = main_missing if len(main_missing) <= len(extra_missing) else extra_missing
+    shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+    raise SourceFormatError(
+        relpath,
+        f"not a football-data CSV: missing column(s) {', '.join(missing)} (header: {shown})",
+    )
+
+
+# --- partitioning ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PartitionRows:
+    """The rows of one source file that belong to one league × season partition."""
+
+    league: str
+    season: str
+    rows: list[SourceRow] = field(default_factory=list)
+
+
+def partition_rows(parsed: ParsedSource, league: str, season: str | None = None) -> dict[str, PartitionRows]:
+    """Split a file's rows by season key.
+
+    A main-league file is one season (``season`` from its path). A ``new/`` file holds many seasons,
+    keyed by its ``Season`` column; a row whose season cannot be read goes with the preceding row so
+    it is quarantined (``bad_season``) rather than lost; padding lines also follow the preceding row.
+    """
+    if league not in ALL_LEAGUES:
+        raise ValueError(f"unknown league {league!r}")
+    if parsed.format == MAIN_FORMAT:
+        if is_extra_league(league) or season is None:
+            raise SourceFormatError(
+                parsed.decoded.relpath, f"a one-season file needs a main league and season, got {league}"
+            )
+        return {season: PartitionRows(league, season, list(parsed.rows))}
+    if not is_extra_league(league):
+        raise SourceFormatError(
+            parsed.decoded.relpath, f"multi-season 'new/' format found for main league {league}"
+        )
+    season_column = parsed.header.index("Season")
+    partitions: dict[str, PartitionRows] = {}
+    current: str | None = None
+    pending: list[SourceRow] = []
+    for row in parsed.rows:
+        key = None
+        if not row.is_blank and season_column < len(row.fields):
+            try:
+                key = season_key_from_label(row.fields[season_column])
+            except SeasonError:
+                key = None
+        target = key or current
+        if target is None:
+            pending.append(row)  # no season seen yet: attach to the first season found
+            continue
+        bucket = partitions.setdefault(target, PartitionRows(league, target))
+        if pending:
+            bucket.rows.extend(pending)
+            pending.clear()
+        bucket.rows.append(row)
+        current = target
+    if pending:
+        raise SourceFormatError(parsed.decoded.relpath, "no row carries a readable Season value")
+    return partitions
+
+
+# --- canonicalisation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanonicalResult:
+    raw: pd.DataFrame
+    canonical: pd.DataFrame
+    quarantined: pd.DataFrame
+    blank_rows: int
+
+    @property
+    def accounted_rows(self) -> int:
+        return len(self.canonical) + len(self.quarantined) + self.blank_rows
+
+
+class _Quarantine(Exception):
+    def __init__(self, reason: str, column: str, value: str, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+        self.value = value
+        self.detail = detail
+
+
+def make_match_id(league: str, season: str, home_team: str, away_team: str, occurrence: int) -> str:
+    """Stable across publisher revisions that move a date or fix a score: keyed on the fixture, and
+    on its occurrence for leagues where a pairing repeats (Scottish split, MLS, Argentine cups)."""
+    key = f"{league}|{season}|{home_team}|{away_team}|{occurrence}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def canonicalise(
+    parsed: ParsedSource,
+    partition: PartitionRows,
+    *,
+    snapshot_date: dt.date,
+) -> CanonicalResult:
+    relpath, sha256 = parsed.decoded.relpath, parsed.decoded.sha256
+    league, season = partition.league, partition.season
+    columns = _ColumnMap(parsed.header, parsed.format)
+    window = season_window(league, season)
+    default_competition = ALL_LEAGUES[league]
+
+    raw_records: list[dict[str, object]] = []
+    accepted: list[dict[str, object]] = []
+    quarantined: list[dict[str, object]] = []
+    blank_rows = 0
+    seen_fixtures: set[tuple[str, str, dt.date]] = set()
+
+    for row in partition.rows:
+        raw_records.append(
+            {
+                "source_row": row.line_number,
+                "row_kind": "blank" if row.is_blank else "data",
+                "raw_line": row.text,
+            }
+        )
+        if row.is_blank:
+            blank_rows += 1
+            continue
+        try:
+            record = _canonical_record(row, columns, league, season, window, default_competition)
+            fixture = (record["home_team"], record["away_team"], record["match_date"])
+            if fixture in seen_fixtures:
+                raise _Quarantine("duplicate_match", columns.home, str(record["source_home_team"]),
+                                  f"{fixture[0]} v {fixture[1]} on {fixture[2]:%d/%m/%Y} already seen")
+            seen_fixtures.add(fixture)
+        except _Quarantine as rejected:
+            message = QUARANTINE_REASONS[rejected.reason]
+            if rejected.detail:
+                message = f"{message}: {rejected.detail}"
+            quarantined.append(
+                {
+                    "source_row": row.line_number,
+                    "reason": rejected.reason,
+                    "field": rejected.column,
+                    "value": rejected.value,
+                    "message": f"{relpath} line {row.line_number}, field {rejected.column}: {message}",
+                    "raw_line": row.text,
+                }
+            )
+            continue
+        accepted.append(record)
+
+    canonical = _canonical_frame(accepted, league, season, snapshot_date)
+    common = {"league": league, "season": season, "source_path": relpath, "source_sha256": sha256}
+    raw = pd.DataFrame(raw_records, columns=["source_row", "row_kind", "raw_line"])
+    raw = raw.assign(**common, snapshot_date=pd.Timestamp(snapshot_date))[RAW_COLUMNS]
+    raw["source_row"] = raw["source_row"].astype("int64")
+    quarantine = pd.DataFrame(
+        quarantined, columns=["source_row", "reason", "field", "value", "message", "raw_line"]
+    ).assign(**common)[QUARANTINE_COLUMNS]
+    quarantine["source_row"] = quarantine["source_row"].astype("int64")
+    canonical = canonical.assign(source_path=relpath, source_sha256=sha256)[CANONICAL_COLUMNS]
+    return CanonicalResult(raw, canonical, quarantine, blank_rows)
+
+
+class _ColumnMap:
+    """Positions of the columns we read, resolved once per file."""
+
+    def __init__(self, header: Sequence[str], file_format: str):
+        self.width = len(header)
+        self.index = {name: position for position, name in enumerate(header)}
+        extra = file_format == EXTRA_FORMAT
+        self.division = None if extra else "Div"
+        self.home, self.away = ("Home", "Away") if extra else ("HomeTeam", "AwayTeam")
+        self.home_goals, self.away_goals, self.result = ("HG", "AG", "Res") if extra else ("FTHG", "FTAG", "FTR")
+        self.competition = "League" if extra else None
+        self.season = "Season" if extra else None
+        self.time = "Time" if "Time" in self.index else None
+        self.pre_closing = [] if extra else self._triples(PRE_CLOSING_ODDS_PREFERENCE)
+        self.closing = self._triples(CLOSING_ODDS_PREFERENCE)
+        self.optional_ints = {
+            target: source
+            for target, source in (
+                ("home_shots", "HS"), ("away_shots", "AS"),
+                ("home_shots_on_target", "HST"), ("away_shots_on_target", "AST"),
+            )
+            if source in self.index
+        }
+        triples = defaultdict(set)
+        for name in header:
+            match = _ODDS_COLUMN.match(name)
+            if match:
+                triples[match.group(1)].add(match.group(2))
+        # every complete 1X2 triple, scanned for unreadable cells so none goes unnoticed
+        self.all_odds_cells = [
+            (self.index[f"{prefix}{outcome}"], f"{prefix}{outcome}")
+            for prefix, outcomes in sorted(triples.items())
+            if outcomes == {"H", "D", "A"}
+            for outcome in "HDA"
+        ]
+
+    def _triples(self, prefixes: Iterable[str]) -> list[str]:
+        return [p for p in prefixes if all(f"{p}{o}" in self.index for o in "HDA")]
+
+    def cell(self, fields: Sequence[str], name: str | None) -> str:
+        if name is None:
+            return ""
+        position = self.index.get(name)
+        return fields[position].strip() if position is not None else ""
+
+
+def _canonical_record(
+    row: SourceRow,
+    columns: _ColumnMap,
+    league: str,
+    season: str,
+    window,
+    default_competition: str,
+) -> dict[str, object]:
+    fields = row.fields
+    if len(fields) != columns.width:
+        raise _Quarantine("wrong_field_count", "*", str(len(fields)),
+                          f"{len(fields)} fields, header has {columns.width}")
+    cell = columns.cell
+    issues: list[str] = []
+
+    if columns.division:
+        division = cell(fields, columns.division)
+        if division and division != league:
+            raise _Quarantine("wrong_division", columns.division, division, f"expected {league}")
+    if columns.season:
+        label = cell(fields, columns.season)
+        try:
+            if season_key_from_label(label) != season:
+                raise _Quarantine("bad_season", columns.season, label, f"expected season {season}")
+        except SeasonError:
+            raise _Quarantine("bad_season", columns.season, label) from None
+
+    source_home, source_away = cell(fields, columns.home), cell(fields, columns.away)
+    # the publisher spells a few clubs two ways over the years; one name keeps one history
+    home_team, away_team = unify_source_name(league, source_home), unify_source_name(league, source_away)
+    if not home_team:
+        raise _Quarantine("missing_team", columns.home, source_home)
+    if not away_team:
+        raise _Quarantine("missing_team", columns.away, source_away)
+    if home_team == away_team:
+        raise _Quarantine("same_team", columns.away, source_away)
+
+    date_text = cell(fields, "Date")
+    match_date = parse_match_date(date_text)
+    if match_date is None:
+        raise _Quarantine("bad_date", "Date", date_text)
+    if not window.contains(match_date):
+        raise _Quarantine("date_outside_season", "Date", date_text,
+                          f"season {season} runs {window.first_day} to {window.last_day}")
+
+    kickoff_time = None
+    if columns.time:
+        time_text = cell(fields, columns.time)
+        kickoff_time = parse_kickoff_time(time_text)
+        if time_text and kickoff_time is None:
+            issues.append(f"Time={time_text!r} unreadable, left empty")
+
+    home_goals, away_goals, result = _full_time(fields, columns)
+    ht_home, ht_away, ht_result = _half_time(fields, columns, home_goals, away_goals, issues)
+
+    record: dict[str, object] = {
+        "league": league,
+        "season": season,
+        "competition": clean_source_name(cell(fields, columns.competition)) or default_competition,
+        "match_date": match_date,
+        "kickoff_time": kickoff_time,
+        "home_team": home_team,
+        "away_team": away_team,
+        "source_home_team": source_home,
+        "source_away_team": source_away,
+        "home_goals": home_goals,
+        "away_goals": away_goals,
+        "result": result,
+        "ht_home_goals": ht_home,
+        "ht_away_goals": ht_away,
+        "ht_result": ht_result,
+        "source_row": row.line_number,
+    }
+    for target, source in columns.optional_ints.items():
+        text = cell(fields, source)
+        value = _parse_count(text)
+        if text and value is None:
+            issues.append(f"{source}={text!r} is not a count, left empty")
+        record[target] = value
+    for position, name in columns.all_odds_cells:
+        text = fields[position]
+        if text:
+            try:
+                float(text)
+            except ValueError:
+                issues.append(f"{name}={text.strip()!r} is not a number")
+    record.update(_choose_odds(fields, columns, columns.pre_closing, "", issues))
+    record.update(_choose_odds(fields, columns, columns.closing, "closing_", issues))
+    record["issues"] = "; ".join(issues) if issues else None
+    return record
+
+
+def _full_time(fields, columns: _ColumnMap) -> tuple[int | None, int | None, str | None]:
+    cell = columns.cell
+    home_text, away_text = cell(fields, columns.home_goals), cell(fields, columns.away_goals)
+    result_text = cell(fields, columns.result).upper()
+    if not home_text and not away_text and not result_text:
+        return None, None, None
+    home_goals, away_goals = _parse_count(home_text), _parse_count(away_text)
+    for name, text, value in ((columns.home_goals, home_text, home_goals), (columns.away_goals, away_text, away_goals)):
+        if text and value is None:
+            raise _Quarantine("bad_goals", name, text)
+    if home_goals is None or away_goals is None:
+        missing = columns.home_goals if home_goals is None else columns.away_goals
+        raise _Quarantine("partial_result", missing, "", "a goal count is empty")
+    derived = result_from_goals(home_goals, away_goals)
+    if result_text and result_text != derived:
+        raise _Quarantine("result_mismatch", columns.result, result_text,
+                          f"{home_goals}-{away_goals} is {derived}")
+    return home_goals, away_goals, derived
+
+
+def _half_time(fields, columns: _ColumnMap, home_goals, away_goals, issues: list[str]):
+    if "HTHG" not in columns.index:
+        return None, None, None
+    cell = columns.cell
+    texts = cell(fields, "HTHG"), cell(fields, "HTAG")
+    values = _parse_count(texts[0]), _parse_count(texts[1])
+    if not any(texts):
+        return None, None, None
+    if None in values:
+        issues.append(f"half-time goals {texts[0]!r}-{texts[1]!r} unreadable, left empty")
+        return None, None, None
+    if home_goals is not None and (values[0] > home_goals or values[1] > away_goals):
+        issues.append(f"half-time {values[0]}-{values[1]} exceeds full-time {home_goals}-{away_goals}")
+    return values[0], values[1], result_from_goals(*values)
+
+
+def _choose_odds(fields, columns: _ColumnMap, prefixes, prefix_out: str, issues: list[str]) -> dict[str, object]:
+    for prefix in prefixes:
+        texts = [columns.cell(fields, f"{prefix}{o}") for o in "HDA"]
+        if not all(texts):
+            continue
+        prices = [_parse_float(t) for t in texts]
+        if any(p is None for p in prices):
+            continue  # the unreadable cell is already listed in issues
+        problem = odds_problem(prices)
+        if problem:
+            issues.append(f"{prefix} 1X2 odds {'/'.join(texts)} rejected: {problem}")
+            continue
+        return {
+            f"{prefix_out}odds_home": prices[0],
+            f"{prefix_out}odds_draw": prices[1],
+            f"{prefix_out}odds_away": prices[2],
+            f"{prefix_out}odds_source": prefix,
+        }
+    return {f"{prefix_out}odds_{k}": None for k in ("home", "draw", "away", "source")}
+
+
+def odds_problem(prices: Sequence[float]) -> str | None:
+    """Why a 1X2 triple is not a plausible market, or None."""
+    if any(not math.isfinite(p) for p in prices):
+        return "not finite"
+    low = min(prices)
+    if low < MIN_ODDS:
+        return f"{low:g} < {MIN_ODDS}"
+    overround = sum(1.0 / p for p in prices)
+    if not OVERROUND_BAND[0] <= overround <= OVERROUND_BAND[1]:
+        return f"overround {overround:.3f} outside {OVERROUND_BAND[0]}-{OVERROUND_BAND[1]}"
+    return None
+
+
+def _canonical_frame(records: list[dict[str, object]], league: str, season: str, snapshot_date: dt.date) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=[c for c in CANONICAL_COLUMNS if c not in {"match_id", "status", "source_path", "source_sha256"}])
+    if frame.empty:
+        frame = frame.assign(match_id=pd.Series(dtype="object"), status=pd.Series(dtype="object"))
+    else:
+        frame = frame.sort_values(["match_date", "source_row"], kind="stable").reset_index(drop=True)
+        occurrence = frame.groupby(["home_team", "away_team"], sort=False).cumcount() + 1
+        frame["match_id"] = [
+            make_match_id(league, season, home, away, int(n))
+            for home, away, n in zip(frame["home_team"], frame["away_team"], occurrence, strict=True)
+        ]
+        played = frame["result"].notna()
+        upcoming = frame["match_date"] >= snapshot_date
+        frame["status"] = ["played" if p else ("scheduled" if u else "unplayed") for p, u in zip(played, upcoming, strict=True)]
+    frame["match_date"] = pd.to_datetime(frame["match_date"])
+    for column in _INT_COLUMNS:
+        frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in ("odds_home", "odds_draw", "odds_away", "closing_odds_home", "closing_odds_draw", "closing_odds_away"):
+        frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
+    frame["source_row"] = frame["source_row"].astype("int64")
+    return frame
+
+
+# --- cell parsers ---------------------------------------------------------------------------------
+
+
+def parse_match_date(text: str) -> dt.date | None:
+    """``dd/mm/yy`` or ``dd/mm/yyyy`` (both occur, sometimes within one season)."""
+    parts = text.strip().split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    day, month, year = (int(p) for p in parts)
+    if len(parts[2]) == 2:
+        year += 2000
+    elif len(parts[2]) != 4:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_kickoff_time(text: str) -> str | None:
+    match = _TIME.match(text.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _parse_count(text: str) -> int | None:
+    if not text:
+        return None
+    value = _parse_float(text)
+    if value is None or value < 0 or value != int(value):
+        return None
+    return int(value)
+
+
+def result_from_goals(home_goals: int, away_goals: int) -> str:
+    return "H" if home_goals > away_goals else ("A" if home_goals < away_goals else "D")

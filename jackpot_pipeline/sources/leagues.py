@@ -1,0 +1,197 @@
+"""League catalogue and season keys of football-data.co.uk.
+
+Two publication formats exist:
+- main leagues, one file per division and season: ``mmz4281/{ssss}/{DIV}.csv`` (ssss = ``2324``);
+- extra leagues, one multi-season file per country: ``new/{CTRY}.csv``. Their ``Season`` column is
+  ``2012/2013`` for split seasons and ``2012`` for calendar-year leagues; we key those partitions
+  ``1213`` and ``2012`` respectively.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+MAIN_LEAGUES: dict[str, str] = {
+    "E0": "England Premier League",
+    "E1": "England Championship",
+    "E2": "England League One",
+    "E3": "England League Two",
+    "SC0": "Scotland Premiership",
+    "D1": "Germany Bundesliga",
+    "D2": "Germany 2. Bundesliga",
+    "I1": "Italy Serie A",
+    "I2": "Italy Serie B",
+    "SP1": "Spain La Liga",
+    "SP2": "Spain Segunda",
+    "F1": "France Ligue 1",
+    "F2": "France Ligue 2",
+    "N1": "Netherlands Eredivisie",
+    "B1": "Belgium First Division A",
+    "P1": "Portugal Primeira Liga",
+}
+
+EXTRA_LEAGUES: dict[str, str] = {
+    "ARG": "Argentina Primera Division",
+    "BRA": "Brazil Serie A",
+    "JPN": "Japan J1 League",
+    "NOR": "Norway Eliteserien",
+    "USA": "USA MLS",
+}
+
+ALL_LEAGUES: dict[str, str] = {**MAIN_LEAGUES, **EXTRA_LEAGUES}
+DEFAULT_LEAGUES: tuple[str, ...] = ("E0", "E1", "SP1", "D1", "I1", "F1")
+
+_SPLIT_SEASON = re.compile(r"^(\d{2})(\d{2})$")
+# Only extra leagues have calendar seasons; there ``2021`` is the year 2021, never 2020/21
+# (Argentina's last split season is 2019/2020, keyed ``1920``).
+_CALENDAR_SEASON = re.compile(r"^20\d{2}$")
+
+
+class SeasonError(ValueError):
+    """A season key or season range that cannot be understood."""
+
+
+def is_extra_league(league: str) -> bool:
+    return league in EXTRA_LEAGUES
+
+
+def league_name(league: str) -> str:
+    return ALL_LEAGUES[league]
+
+
+def is_split_season_key(season: str) -> bool:
+    match = _SPLIT_SEASON.match(season)
+    return bool(match) and (int(match.group(1)) + 1) % 100 == int(match.group(2))
+
+
+def is_calendar_season(league: str, season: str) -> bool:
+    return is_extra_league(league) and bool(_CALENDAR_SEASON.match(season))
+
+
+def check_season_key(league: str, season: str) -> None:
+    if not (is_calendar_season(league, season) or is_split_season_key(season)):
+        kind = "'2324' or '2012'" if is_extra_league(league) else "'2324'"
+        raise SeasonError(f"{season!r} is not a season key of {league} (expected {kind})")
+
+
+def split_season_start_year(season: str) -> int:
+    if not is_split_season_key(season):
+        raise SeasonError(f"{season!r} is not a split-season key like '2324'")
+    return 2000 + int(season[:2])
+
+
+def split_season_key(start_year: int) -> str:
+    return f"{start_year % 100:02d}{(start_year + 1) % 100:02d}"
+
+
+def season_key_from_label(label: str) -> str:
+    """Season key for a ``new/`` file's ``Season`` cell: ``2012/2013`` -> ``1213``, ``2012`` -> ``2012``."""
+    text = label.strip()
+    if re.fullmatch(r"(19|20)\d{2}", text):
+        return text
+    match = re.fullmatch(r"((?:19|20)\d{2})/((?:19|20)\d{2})", text)
+    if match and int(match.group(2)) == int(match.group(1)) + 1:
+        key = split_season_key(int(match.group(1)))
+        if _CALENDAR_SEASON.match(key):
+            # 2020/2021 would be keyed 2021, the same as the calendar year 2021
+            raise SeasonError(f"season label {label!r} collides with calendar season {key}")
+        return key
+    raise SeasonError(f"season label {label!r} is neither 'YYYY' nor 'YYYY/YYYY+1'")
+
+
+@dataclass(frozen=True)
+class SeasonWindow:
+    """Dates a season's matches may plausibly fall on (inclusive).
+
+    Generous on purpose: 2019/20 ran into August 2020 (COVID-19) and calendar-year seasons of 2020
+    ran into early 2021 (Brazil until 26/02/2021), yet a match dated two seasons away is an error.
+    """
+
+    first_day: dt.date
+    last_day: dt.date
+
+    def contains(self, day: dt.date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+def season_window(league: str, season: str) -> SeasonWindow:
+    check_season_key(league, season)
+    if is_calendar_season(league, season):
+        year = int(season)
+        return SeasonWindow(dt.date(year, 1, 1), dt.date(year + 1, 3, 31))
+    start = split_season_start_year(season)
+    return SeasonWindow(dt.date(start, 7, 1), dt.date(start + 1, 8, 31))
+
+
+def season_years(league: str, season: str) -> tuple[int, int]:
+    """Calendar years a season touches, used to match calendar seasons against split-season ranges."""
+    check_season_key(league, season)
+    if is_calendar_season(league, season):
+        return int(season), int(season)
+    start = split_season_start_year(season)
+    return start, start + 1
+
+
+def current_split_season(today: dt.date) -> str:
+    """The split season in progress on ``today`` (a new season starts on 1 July)."""
+    return split_season_key(today.year if today.month >= 7 else today.year - 1)
+
+
+def expand_seasons(spec: str) -> list[str]:
+    """Parse ``JACKPOT_SEASONS``-style text: ``2324``, ``1920,2021``, ``1819-2324`` (inclusive ranges)."""
+    seasons: list[str] = []
+    for part in (piece.strip() for piece in spec.split(",")):
+        if not part:
+            continue
+        if "-" in part:
+            first, last = (piece.strip() for piece in part.split("-", 1))
+            start, end = split_season_start_year(first), split_season_start_year(last)
+            if end < start:
+                raise SeasonError(f"season range {part!r} runs backwards")
+            seasons.extend(split_season_key(year) for year in range(start, end + 1))
+        else:
+            split_season_start_year(part)
+            seasons.append(part)
+    if not seasons:
+        raise SeasonError(f"no season in {spec!r}")
+    return sorted(set(seasons), key=split_season_start_year)
+
+
+def expand_leagues(spec: str) -> list[str]:
+    """Parse ``JACKPOT_LEAGUES``-style text: ``E0,SP1`` or ``all``."""
+    text = spec.strip()
+    if text.lower() == "all":
+        return list(ALL_LEAGUES)
+    leagues = [piece.strip().upper() for piece in text.split(",") if piece.strip()]
+    unknown = [league for league in leagues if league not in ALL_LEAGUES]
+    if unknown:
+        raise ValueError(
+            f"unknown league code(s) {', '.join(unknown)}; known: {', '.join(ALL_LEAGUES)} or 'all'"
+        )
+    if not leagues:
+        raise ValueError("no league given")
+    return list(dict.fromkeys(leagues))
+
+
+def season_selected(league: str, season: str, configured: list[str]) -> bool:
+    """Whether a season of ``league`` lies within the configured split seasons.
+
+    Main leagues: membership. Extra leagues: the season's calendar years lie inside the years the
+    configured range spans (``1213-2324`` selects 2012 to 2024 and 1213 to 2324)."""
+    if not is_extra_league(league):
+        return season in configured
+    first_year = min(split_season_start_year(s) for s in configured)
+    last_year = max(split_season_start_year(s) + 1 for s in configured)
+    start, end = season_years(league, season)
+    return start >= first_year and end <= last_year
+
+
+def source_relpath(league: str, season: str | None = None) -> str:
+    """Path of a league's file below the base URL and below ``data/raw/``."""
+    if is_extra_league(league):
+        return f"new/{league}.csv"
+    if season is None:
+        raise SeasonError(f"league {league} needs a season to name its file")
+    return f"mmz4281/{season}/{league}.csv"
