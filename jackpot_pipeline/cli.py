@@ -56,9 +56,41 @@ class IngestionOutcome:
     checks_failed: list[str] = field(default_factory=list)
 
 
+def execute_partition(job, instance, partition_key, outcome: IngestionOutcome, label: str, tags=None) -> bool:
+    """One in-process run of ``job`` for one partition; failures and check results go to ``outcome``."""
+    from dagster import DagsterEventType
+
+    result = job.execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=False,
+        tags={"jackpot/trigger": "make run", **(tags or {})}, run_config=QUIET_RUN_CONFIG,
+    )
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation.passed:
+                outcome.checks_passed += 1
+            else:
+                outcome.checks_failed.append(f"{label}: {evaluation.check_name}")
+    if not result.success:
+        outcome.failed[label] = step_failure_message(result)
+    return result.success
+
+
+def latest_metadata(instance, asset_name: str, partition_key: str | None) -> tuple[str | None, dict]:
+    """(data version, metadata values) of the latest materialization of one asset partition."""
+    from dagster import AssetKey
+
+    record = instance.get_latest_data_version_record(AssetKey(asset_name), partition_key=partition_key)
+    materialization = record.asset_materialization if record else None
+    if materialization is None:
+        return None, {}
+    metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+    return (materialization.tags or {}).get("dagster/data_version"), metadata
+
+
 def ingest(settings: Settings, instance, *, log=print) -> IngestionOutcome:
     """Materialise every configured partition whose source (or parser) changed since last time."""
-    from dagster import AssetKey, DagsterEventType, MultiPartitionKey
+    from dagster import AssetKey, MultiPartitionKey
 
     from jackpot_pipeline.definitions import build_definitions
     from jackpot_pipeline.sources.catalog import discover_partitions
@@ -82,28 +114,13 @@ def ingest(settings: Settings, instance, *, log=print) -> IngestionOutcome:
     outcome.unchanged = [p.partition_key for p in outcome.unchanged]
     for position, partition in enumerate(stale, start=1):
         started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=MultiPartitionKey({"league": partition.league, "season": partition.season}),
-            raise_on_error=False,
-            tags={"jackpot/source_path": partition.relpath, "jackpot/trigger": "make run"},
-            run_config=QUIET_RUN_CONFIG,
-        )
-        for event in result.all_events:
-            if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                evaluation = event.event_specific_data
-                if evaluation.passed:
-                    outcome.checks_passed += 1
-                else:
-                    outcome.checks_failed.append(f"{partition.partition_key}: {evaluation.check_name}")
-        if result.success:
+        key = MultiPartitionKey({"league": partition.league, "season": partition.season})
+        if execute_partition(job, instance, key, outcome, partition.partition_key, {"jackpot/source_path": partition.relpath}):
             outcome.ingested.append(partition.partition_key)
             status = "ok"
         else:
-            message = step_failure_message(result)
-            outcome.failed[partition.partition_key] = message
-            status = f"FAILED: {message}"
-        log(f"[{position}/{len(stale)}] {partition.partition_key} ({time.perf_counter() - started:.1f}s) {status}")
+            status = f"FAILED: {outcome.failed[partition.partition_key]}"
+        log(f"[{position}/{len(stale)}] ingest {partition.partition_key} ({time.perf_counter() - started:.1f}s) {status}")
     if outcome.ingested:
         teams_result = defs.resolve_job_def("teams_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
@@ -111,6 +128,81 @@ def ingest(settings: Settings, instance, *, log=print) -> IngestionOutcome:
         if not teams_result.success:
             outcome.failed["teams"] = "the teams registry failed to build"
     return outcome
+
+
+@dataclass
+class ModelingOutcome:
+    refitted: list[str] = field(default_factory=list)
+    calibrated: list[str] = field(default_factory=list)
+    predicted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def model(settings: Settings, instance, outcome: IngestionOutcome, *, log=print) -> ModelingOutcome:
+    """Walk-forward fits, season calibration maps, then match predictions, each partition only when
+    its recorded inputs (upstream data versions and settings) differ from the current ones."""
+    import json
+
+    import duckdb
+    from dagster import MultiPartitionKey
+
+    from jackpot_pipeline.definitions import build_definitions
+    from jackpot_pipeline.model.walk_forward import WalkForwardConfig, training_window
+    from jackpot_pipeline.sources.catalog import discover_partitions
+
+    defs = build_definitions(settings)
+    modeled = ModelingOutcome()
+    partitions = [p for p in discover_partitions(settings.raw_dir, settings.leagues, settings.seasons())
+                  if p.partition_key not in outcome.failed]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        first_dates = connection.execute(
+            "SELECT league, season, min(match_date) FROM canonical_matches GROUP BY ALL ORDER BY league, 3"
+        ).fetchall()
+    order: dict[str, list[str]] = {}
+    for league, season, _ in first_dates:
+        order.setdefault(league, []).append(season)
+    config = WalkForwardConfig()
+    settings_json = json.dumps(config.as_dict(), sort_keys=True)
+
+    def current(asset_name: str, keys: list[str]) -> dict[str, str | None]:
+        return {key: latest_metadata(instance, asset_name, key)[0] for key in sorted(keys)}
+
+    def recorded_inputs(asset_name: str, key: str) -> tuple[dict | None, dict]:
+        version, metadata = latest_metadata(instance, asset_name, key)
+        return (metadata.get("input_data_versions") if version else None), metadata
+
+    jobs = {name: defs.resolve_job_def(name) for name in ("walk_forward_job", "calibration_job", "match_predictions_job")}
+    modelable = [p for p in partitions if p.season in order.get(p.league, [])]
+    for position, partition in enumerate(modelable, start=1):
+        window = training_window(order[partition.league], partition.season, config.previous_seasons)
+        inputs = current("canonical_matches", [f"{partition.league}|{s}" for s in window])
+        recorded, metadata = recorded_inputs("uncalibrated_predictions", partition.partition_key)
+        if recorded == inputs and json.dumps(metadata.get("settings"), sort_keys=True) == settings_json:
+            modeled.unchanged += 1
+            continue
+        started = time.perf_counter()
+        key = MultiPartitionKey({"league": partition.league, "season": partition.season})
+        ok = execute_partition(jobs["walk_forward_job"], instance, key, outcome, f"walk-forward {partition.partition_key}")
+        if ok:
+            modeled.refitted.append(partition.partition_key)
+        log(f"[{position}/{len(modelable)}] walk-forward {partition.partition_key} ({time.perf_counter() - started:.1f}s) {'ok' if ok else 'FAILED'}")
+
+    seasons = sorted({p.season for p in modelable})
+    for season in seasons:
+        if modeled.refitted or latest_metadata(instance, "calibration_curves", season)[0] is None:
+            if execute_partition(jobs["calibration_job"], instance, season, outcome, f"calibration {season}"):
+                modeled.calibrated.append(season)
+    for partition in modelable:
+        inputs = current("uncalibrated_predictions", [partition.partition_key]) | current("calibration_curves", [partition.season])
+        recorded, _ = recorded_inputs("match_predictions", partition.partition_key)
+        if recorded == inputs:
+            continue
+        key = MultiPartitionKey({"league": partition.league, "season": partition.season})
+        if execute_partition(jobs["match_predictions_job"], instance, key, outcome, f"predictions {partition.partition_key}"):
+            modeled.predicted.append(partition.partition_key)
+    log(f"modeling: {len(modeled.refitted)} refitted, {modeled.unchanged} unchanged, "
+        f"{len(modeled.calibrated)} season calibration(s), {len(modeled.predicted)} prediction partition(s)")
+    return modeled
 
 
 def step_failure_message(result) -> str:
@@ -168,6 +260,7 @@ def command_run(settings: Settings, fetch: bool = True) -> int:
         command_fetch(settings, quiet=True)
     with DagsterInstance.get() as instance:
         outcome = ingest(settings, instance)
+        model(settings, instance, outcome)
     print_summary(settings, outcome)
     return 1 if outcome.failed or outcome.checks_failed else 0
 

@@ -1,21 +1,38 @@
 """The code location: every asset, check, sensor and resource of jackpot_pipeline."""
 
-from __future__ import annotations
-
-import warnings
-
-from dagster import AutomationCondition, BetaWarning, Definitions, define_asset_job
+from dagster import (
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    define_asset_job,
+)
 
 from jackpot_pipeline.defs.ingestion.assets import ingest_league_season, teams
 from jackpot_pipeline.defs.ingestion.sensors import ingest_job, new_csv_sensor
+from jackpot_pipeline.defs.modeling.assets import modeling_assets
 from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseIOManager, WarehouseResource
 from jackpot_pipeline.settings import Settings, load_settings
 
-
-# Output(data_version=...) is how ingestion pins data versions to the source bytes; it is marked beta.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
-
 teams_job = define_asset_job("teams_job", selection=["teams"], description="Rebuild the team-name registry.")
+walk_forward_job = define_asset_job(
+    "walk_forward_job", selection=["team_strength_snapshots", "uncalibrated_predictions"],
+    description="Walk-forward fits and out-of-sample predictions of one league × season.",
+)
+calibration_job = define_asset_job("calibration_job", selection=["calibration_curves"], description="Calibration maps of one season.")
+match_predictions_job = define_asset_job(
+    "match_predictions_job", selection=["match_predictions"], description="Sets A-G and market rows of one league × season."
+)
+
+# Runs of new_csv_sensor flow downstream through declarative automation (FOLLOW_UPSTREAM on the
+# modeling assets): this sensor evaluates those conditions and is on by default.
+downstream_automation = AutomationConditionSensorDefinition(
+    "downstream_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -38,9 +55,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             teams.with_attributes(
                 automation_condition=AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
             ),
+            *modeling_assets,
         ],
-        jobs=[ingest_job, teams_job],
-        sensors=[new_csv_sensor],
+        jobs=[ingest_job, teams_job, walk_forward_job, calibration_job, match_predictions_job],
+        sensors=[new_csv_sensor, downstream_automation],
         resources=build_resources(settings),
     )
 

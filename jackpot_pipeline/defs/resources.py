@@ -28,12 +28,28 @@ class _DynamicPartitionAwareIOManager(DbIOManager):
     """
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
+        if isinstance(obj, pd.DataFrame):
+            obj = with_text_columns_typed(obj)
         with partition_loading_context(dynamic_partitions_store=context.step_context.instance):
             super().handle_output(context, obj)
 
     def load_input(self, context: InputContext) -> object:
         with partition_loading_context(dynamic_partitions_store=context.instance):
             return super().load_input(context)
+
+
+def with_text_columns_typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns of text (or only nulls) as pandas strings.
+
+    DuckDB types an all-null object column as "NULL"; a table created from such a first partition
+    then rejects text from every later one. A string column is VARCHAR whatever it holds.
+    """
+    converted = {}
+    for column in frame.columns[frame.dtypes == object]:
+        values = frame[column].dropna()
+        if values.map(lambda value: isinstance(value, str)).all():
+            converted[column] = frame[column].astype("string")
+    return frame.assign(**converted) if converted else frame
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):

@@ -27,6 +27,16 @@ class SeasonResults:
     def __len__(self) -> int:
         return len(self.home_teams)
 
+    def select(self, mask: np.ndarray) -> SeasonResults:
+        return SeasonResults(*(getattr(self, name)[mask] for name in _FIELDS))
+
+    @staticmethod
+    def concatenate(parts: list[SeasonResults]) -> SeasonResults:
+        return SeasonResults(*(np.concatenate([getattr(part, name) for part in parts]) for name in _FIELDS))
+
+
+_FIELDS = ("dates", "home_teams", "away_teams", "home_goals", "away_goals")
+
 
 def season_csv_path(football_data_root: Path, season: str, division: str) -> Path:
     """`season` is football-data's four-digit code, e.g. "2324" for 2023/24."""

@@ -282,7 +282,9 @@ class StackedPool:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StackedPool:
         if data.get("kind") != "stacked_pool" or data.get("version") != 1:
-            raise ValueError(f"not a version-1 stacked pool: kind={data.get('kind')!r}, version={data.get('version')!r}")
+            raise ValueError(
+                f"not a version-1 stacked pool: kind={data.get('kind')!r}, version={data.get('version')!r}"
+            )
         pool = cls(max_market_weight=data["max_market_weight"])
         pool.model_exponent_ = float(data["model_exponent"])
         pool.market_exponent_ = float(data["market_exponent"])

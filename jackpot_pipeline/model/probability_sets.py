@@ -51,6 +51,7 @@ __all__ = [
     "ProbabilitySetConfig",
     "ProbabilitySet",
     "build_probability_sets",
+    "FLAG_MODEL_ONLY",
     "FLAG_NO_MARKET_ODDS",
     "FLAG_NO_OPERATOR_ODDS",
     "FLAG_UNCALIBRATED",
@@ -64,6 +65,7 @@ __all__ = [
 
 SET_NAMES: Final = ("A", "B", "C", "D", "E", "F", "G")
 
+FLAG_MODEL_ONLY: Final = "model_only"
 FLAG_NO_MARKET_ODDS: Final = "no_market_odds"
 FLAG_NO_OPERATOR_ODDS: Final = "no_operator_odds"
 FLAG_UNCALIBRATED: Final = "uncalibrated"
@@ -249,12 +251,14 @@ def build_probability_sets(
         name="A",
         description="Pure Dixon-Coles model probabilities.",
         probs=model,
-        flags=("model_only",),
+        flags=(FLAG_MODEL_ONLY,),
         metadata=dict(common_metadata),
     )
 
     # --- B: 60/40 linear pool, then calibration (market rows only) ---------------------
-    blend_b = linear_pool(model, market_filled, model_weight=config.set_b_model_weight, max_market_weight=config.max_market_weight)
+    blend_b = linear_pool(
+        model, market_filled, model_weight=config.set_b_model_weight, max_market_weight=config.max_market_weight
+    )
     calibration = calibrator if calibrator is not None else IdentityCalibrator()
     calibration_method = str(getattr(calibration, "method", type(calibration).__name__))
     probs_b = model.copy()
@@ -278,7 +282,9 @@ def build_probability_sets(
     )
 
     # --- C: market-dominant, market weight capped ----------------------------------------
-    blend_c = linear_pool(model, market_filled, model_weight=config.set_c_model_weight, max_market_weight=config.max_market_weight)
+    blend_c = linear_pool(
+        model, market_filled, model_weight=config.set_c_model_weight, max_market_weight=config.max_market_weight
+    )
     probs_c = np.where(market_column, blend_c.probs, model)
     set_c = ProbabilitySet(
         name="C",

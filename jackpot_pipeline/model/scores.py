@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln, pdtrc
 
 DEFAULT_MAX_GOALS = 10
@@ -33,6 +34,8 @@ __all__ = [
     "InvalidRhoError",
     "MatchPrediction",
     "ScoreMatrix",
+    "entropy_bits",
+    "match_prediction",
     "outcome_probabilities",
     "rho_valid_interval",
     "score_matrices",
@@ -107,7 +110,7 @@ class MatchPrediction:
         }
 
 
-def rho_valid_interval(lambda_home, lambda_away) -> tuple[float, float]:
+def rho_valid_interval(lambda_home: ArrayLike, lambda_away: ArrayLike) -> tuple[float, float]:
     """Largest ρ interval keeping every τ ≥ 0 for all the given (λ, μ) pairs (arrays broadcast)."""
     lam = np.asarray(lambda_home, dtype=np.float64)
     mu = np.asarray(lambda_away, dtype=np.float64)
@@ -131,7 +134,9 @@ def _check_rho(lam: np.ndarray, mu: np.ndarray, rho: float) -> None:
         )
 
 
-def score_matrices(lambda_home, lambda_away, rho: float, max_goals: int = DEFAULT_MAX_GOALS):
+def score_matrices(
+    lambda_home: ArrayLike, lambda_away: ArrayLike, rho: float, max_goals: int = DEFAULT_MAX_GOALS
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised core: renormalised grids of shape (n, G+1, G+1) and truncated masses of shape (n,).
 
     Raises `InvalidRhoError` if ρ is outside the valid region of any fixture, and ValueError on
@@ -168,7 +173,9 @@ def score_matrices(lambda_home, lambda_away, rho: float, max_goals: int = DEFAUL
     return grid, truncated_mass
 
 
-def score_matrix(lambda_home: float, lambda_away: float, rho: float, max_goals: int = DEFAULT_MAX_GOALS) -> ScoreMatrix:
+def score_matrix(
+    lambda_home: float, lambda_away: float, rho: float, max_goals: int = DEFAULT_MAX_GOALS
+) -> ScoreMatrix:
     """Renormalised Dixon-Coles score grid of one fixture (see the module docstring)."""
     grid, truncated = score_matrices([lambda_home], [lambda_away], rho, max_goals)
     return ScoreMatrix(

@@ -282,3 +282,16 @@ def test_all_methods_agree_closely_on_real_closing_odds(shared_data: Path) -> No
     rows = np.flatnonzero(~np.isnan(proportional).any(axis=1))
     assert (shin[rows, favourite[rows]] >= proportional[rows, favourite[rows]] - 1e-12).mean() > 0.99
     assert math.isfinite(scores["shin"])
+
+
+def test_real_invalid_quotes_are_named_or_masked(shared_data: Path) -> None:
+    """E1 2012/13 has a Bet365 home price of 0.0 (Blackpool v Derby, 27/04/13)."""
+    frame = read_season(shared_data, "E1", "1213")
+    odds = odds_matrix(frame, "B365")
+    bad_row = int(np.flatnonzero((odds < 1.01).any(axis=1))[0])
+    assert frame.loc[bad_row, "HomeTeam"] == "Blackpool"
+    with pytest.raises(InvalidOdds, match=rf"invalid odds at row {bad_row}: odds \[0.0, 3.4, 3.4\]"):
+        devig_available(odds)
+    result, available = devig_available(odds, invalid="missing")
+    assert not available[bad_row] and available.sum() == len(odds) - 1
+    assert np.isfinite(result.probs[available]).all()

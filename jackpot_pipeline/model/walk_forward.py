@@ -1,0 +1,235 @@
+"""Walk-forward Dixon-Coles: strength snapshots and strictly out-of-sample predictions for one league-season.
+
+The season's matches are cut into matchday blocks (calendar weeks, Monday to Sunday). For each block the
+model is fitted on every played match of the league dated strictly before the block's Monday, from the
+current and the previous seasons (default two), time-decayed to that Monday, warm-started from the
+previous block's fit. Every match of the block, played or scheduled, is predicted with that snapshot, so a
+probability never uses its own result or any later one.
+
+Each snapshot carries a ``model_version``: a hash of the code version, the model settings and the exact
+training rows (match ids, dates, teams, goals). Changing one result changes the versions of the snapshots
+that saw it and of nothing earlier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, fit_dixon_coles
+from jackpot_pipeline.model.odds import devig_available
+
+# Bump when walk-forward results would change for the same inputs and settings.
+WALK_FORWARD_CODE_VERSION = "1"
+MARKET_DEVIG_METHOD = "multiplicative"
+
+SNAPSHOT_COLUMNS = [
+    "league", "season", "as_of_date", "team", "attack", "defence", "home_advantage", "intercept", "rho", "xi",
+    "shrinkage", "is_promoted", "matches_used", "effective_weight", "log_likelihood", "converged", "iterations",
+    "model_version",
+]
+PREDICTION_COLUMNS = [
+    "match_id", "league", "season", "match_date", "home_team", "away_team", "status", "result",
+    "season_match_index", "snapshot_as_of", "model_version",
+    "lambda_home", "lambda_away", "model_home", "model_draw", "model_away",
+    "market_pre_home", "market_pre_draw", "market_pre_away", "market_pre_margin",
+    "market_close_home", "market_close_draw", "market_close_away", "market_close_margin",
+    "odds_home", "odds_draw", "odds_away", "flags",
+]
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """previous_seasons: earlier seasons of the league in the training window. min_training_matches: the
+    warm-up; a block is predicted only when at least this many played matches precede it."""
+
+    dixon_coles: DixonColesConfig = field(default_factory=DixonColesConfig)
+    previous_seasons: int = 2
+    min_training_matches: int = 50
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dixon_coles": dataclasses.asdict(self.dixon_coles),
+            "previous_seasons": self.previous_seasons,
+            "min_training_matches": self.min_training_matches,
+            "market_devig": MARKET_DEVIG_METHOD,
+            "block": "iso_week",
+        }
+
+    def fingerprint(self) -> str:
+        payload = json.dumps({"code": WALK_FORWARD_CODE_VERSION, **self.as_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    snapshots: pd.DataFrame  # SNAPSHOT_COLUMNS, one row per team and block
+    predictions: pd.DataFrame  # PREDICTION_COLUMNS, one row per match of the season after the warm-up
+    warm_up_matches: int  # matches of the season left unpredicted for lack of training data
+    training_seasons: list[str]
+    fits: int
+
+
+def seasons_in_order(matches: pd.DataFrame) -> list[str]:
+    """A league's seasons by date of their first match (Argentina mixes ``1920`` and ``2014`` keys)."""
+    first = matches.groupby("season")["match_date"].min().sort_values(kind="stable")
+    return first.index.tolist()
+
+
+def training_window(order: list[str], season: str, previous_seasons: int) -> list[str]:
+    """``season`` and up to ``previous_seasons`` seasons before it, from a league's chronological order."""
+    position = order.index(season)
+    return order[max(0, position - previous_seasons) : position + 1]
+
+
+def block_starts(dates: pd.Series) -> pd.Series:
+    """Monday of each date's calendar week: the cut-off of its matchday block."""
+    days = pd.to_datetime(dates).dt.normalize()
+    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+
+
+def _row_hashes(played: pd.DataFrame) -> list[str]:
+    """Chained hashes: entry k identifies exactly the first k training rows (in date order)."""
+    digest = hashlib.sha256()
+    chain = [digest.hexdigest()]
+    for row in played[["match_id", "match_date", "home_team", "away_team", "home_goals", "away_goals"]].itertuples(index=False):
+        digest.update(f"{row.match_id}|{row.match_date:%Y-%m-%d}|{row.home_team}|{row.away_team}|{row.home_goals}|{row.away_goals}\n".encode())
+        chain.append(digest.copy().hexdigest())
+    return chain
+
+
+def _market(frame: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    odds = frame[[f"{prefix}odds_home", f"{prefix}odds_draw", f"{prefix}odds_away"]].to_numpy(dtype=float)
+    implied, _ = devig_available(odds, MARKET_DEVIG_METHOD, invalid="missing")
+    return implied.probs, implied.margin
+
+
+def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig()) -> WalkForwardResult:
+    """Snapshots and predictions for ``season`` of one league.
+
+    ``matches``: canonical matches of that league (any seasons; only the training window is used) with
+    match_id, season, match_date, home_team, away_team, status, home_goals, away_goals, result and the
+    pre-closing / closing odds columns.
+    """
+    if matches["league"].nunique() > 1:
+        raise ValueError(f"walk_forward takes one league, got {sorted(matches['league'].unique())}")
+    league = str(matches["league"].iloc[0]) if len(matches) else ""
+    order = seasons_in_order(matches)
+    if season not in order:
+        raise ValueError(f"season {season} has no matches for league {league or '?'}")
+    window = training_window(order, season, config.previous_seasons)
+    previous = window[-2] if len(window) > 1 else None
+
+    frame = matches[matches["season"].isin(window)].copy()
+    frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.normalize()
+    frame = frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
+    played = frame[frame["status"] == "played"].reset_index(drop=True)
+    played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
+    chain = _row_hashes(played)
+
+    targets = frame[frame["season"] == season].reset_index(drop=True)
+    targets["season_match_index"] = np.arange(1, len(targets) + 1)
+    targets["block"] = block_starts(targets["match_date"])
+    season_teams = set(targets["home_team"]) | set(targets["away_team"])
+    promoted = sorted(season_teams - _teams(frame[frame["season"] == previous])) if previous else []
+
+    dc = config.dixon_coles
+    settings = config.fingerprint()
+    fit: DixonColesFit | None = None
+    snapshot_frames, prediction_frames = [], []
+    warm_up = 0
+    for block, members in targets.groupby("block", sort=True):
+        cutoff = np.datetime64(block.date(), "D")
+        n_train = int(np.searchsorted(played_days, cutoff, side="left"))  # played strictly before the block
+        if n_train < config.min_training_matches:
+            warm_up += len(members)
+            continue
+        train = played.iloc[:n_train]
+        fit = fit_dixon_coles(
+            train["home_team"].to_numpy(), train["away_team"].to_numpy(),
+            train["home_goals"].to_numpy(dtype=np.int64), train["away_goals"].to_numpy(dtype=np.int64),
+            train["match_date"].to_numpy(dtype="datetime64[D]"),
+            reference_date=cutoff, config=dc, init=fit, promoted_teams=promoted,
+        )
+        version = hashlib.sha256(f"{settings}|{chain[n_train]}".encode()).hexdigest()[:20]
+        snapshot_frames.append(_snapshot_rows(fit, league, season, block, version, set(promoted), train))
+        prediction_frames.append(_prediction_rows(fit, members, block, version))
+
+    snapshots = pd.concat(snapshot_frames, ignore_index=True) if snapshot_frames else pd.DataFrame(columns=SNAPSHOT_COLUMNS)
+    predictions = (
+        pd.concat(prediction_frames, ignore_index=True) if prediction_frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
+    )
+    if len(predictions):
+        pre, pre_margin = _market(predictions, "")
+        close, close_margin = _market(predictions, "closing_")
+        for k, outcome in enumerate(("home", "draw", "away")):
+            predictions[f"market_pre_{outcome}"] = pre[:, k]
+            predictions[f"market_close_{outcome}"] = close[:, k]
+        predictions["market_pre_margin"] = pre_margin
+        predictions["market_close_margin"] = close_margin
+    return WalkForwardResult(
+        snapshots=snapshots[SNAPSHOT_COLUMNS],
+        predictions=predictions.reindex(columns=PREDICTION_COLUMNS),
+        warm_up_matches=warm_up,
+        training_seasons=window,
+        fits=len(snapshot_frames),
+    )
+
+
+def _teams(frame: pd.DataFrame) -> set[str]:
+    return set(frame["home_team"]) | set(frame["away_team"])
+
+
+def _snapshot_rows(fit, league, season, block, version, promoted, train) -> pd.DataFrame:
+    diagnostics = fit.diagnostics
+    appearances = pd.concat([train["home_team"], train["away_team"]]).value_counts()
+    teams = list(fit.teams)
+    return pd.DataFrame(
+        {
+            "league": league,
+            "season": season,
+            "as_of_date": block,
+            "team": teams,
+            "attack": np.asarray(fit.attack, dtype=float),
+            "defence": np.asarray(fit.defence, dtype=float),
+            "home_advantage": float(fit.home_advantage),
+            "intercept": float(fit.intercept),
+            "rho": float(fit.rho),
+            "xi": float(fit.config.xi),
+            "shrinkage": float(fit.config.shrinkage),
+            "is_promoted": [team in promoted for team in teams],
+            "matches_used": [int(appearances.get(team, 0)) for team in teams],
+            "effective_weight": float(diagnostics.effective_weight),
+            "log_likelihood": float(diagnostics.log_likelihood),
+            "converged": bool(diagnostics.converged),
+            "iterations": int(diagnostics.iterations),
+            "model_version": version,
+        }
+    )
+
+
+def _prediction_rows(fit, members: pd.DataFrame, block, version) -> pd.DataFrame:
+    home, away = members["home_team"].to_numpy(), members["away_team"].to_numpy()
+    probs = fit.predict_1x2(home, away)
+    lambda_home, lambda_away = fit.lambdas(home, away)
+    known = set(fit.teams)
+    flags = [
+        ",".join(flag for flag, unseen in (("unseen_home_team", h not in known), ("unseen_away_team", a not in known)) if unseen)
+        for h, a in zip(home, away, strict=True)
+    ]
+    rows = members.assign(
+        snapshot_as_of=block,
+        model_version=version,
+        lambda_home=lambda_home,
+        lambda_away=lambda_away,
+        model_home=probs[:, 0],
+        model_draw=probs[:, 1],
+        model_away=probs[:, 2],
+        flags=flags,
+    )
+    return rows

@@ -1,0 +1,5 @@
+"""The PostgreSQL side of the warehouse (schema ``jackpot``): versioned migrations, roles, a partition
+publisher and the Dagster instance profile. Pure library: psycopg and the standard library, no Dagster,
+so it can be used from scripts and tests without an instance."""
+
+SCHEMA = "jackpot"
