@@ -46,15 +46,19 @@ def _football_data_root() -> Path:
     raise RuntimeError("shared football-data folder not found; set JACKPOT_SHARED_FOOTBALL_DATA")
 
 
-def _median_seconds(fit, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fit()
-    timings = []
+def _interleaved_median_seconds(fits: dict, repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median wall time of each callable, timed in turn within every round so that background load hits
+    all of them alike."""
+    for fit in fits.values():
+        for _ in range(warmup):
+            fit()
+    timings: dict[str, list[float]] = {name: [] for name in fits}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fit()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            fit()
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def _ours(results: SeasonResults, config: DixonColesConfig, **kwargs) -> DixonColesFit:
@@ -142,8 +146,19 @@ def run(repeats: int = 50) -> dict:
 
     ours_default = _ours(results, default_config)
     ours_unpenalised = _ours(results, unpenalised_config)
-    ours_default_seconds = _median_seconds(lambda: _ours(results, default_config), repeats)
-    ours_unpenalised_seconds = _median_seconds(lambda: _ours(results, unpenalised_config), repeats)
+    fits = {
+        "ours_default": lambda: _ours(results, default_config),
+        "ours_unpenalised": lambda: _ours(results, unpenalised_config),
+    }
+    try:
+        import penaltyblog
+    except ImportError:
+        penaltyblog = None
+    else:
+        fits["penaltyblog_default"] = lambda: _penaltyblog(results, weights, accurate=False)
+    seconds = _interleaved_median_seconds(fits, repeats)
+    ours_default_seconds = seconds["ours_default"]
+    ours_unpenalised_seconds = seconds["ours_unpenalised"]
 
     out = {
         "data": {
@@ -167,16 +182,16 @@ def run(repeats: int = 50) -> dict:
             },
         },
     }
-    try:
-        import penaltyblog
-    except ImportError:
+    if penaltyblog is None:
         out["penaltyblog"] = "not installed"
         return out
 
     pb_default = _penaltyblog(results, weights, accurate=False)
     pb_accurate = _penaltyblog(results, weights, accurate=True)
-    pb_default_seconds = _median_seconds(lambda: _penaltyblog(results, weights, accurate=False), max(5, repeats // 2))
-    pb_accurate_seconds = _median_seconds(lambda: _penaltyblog(results, weights, accurate=True), 3, warmup=1)
+    pb_default_seconds = seconds["penaltyblog_default"]
+    pb_accurate_seconds = _interleaved_median_seconds(
+        {"accurate": lambda: _penaltyblog(results, weights, accurate=True)}, 3, warmup=1
+    )["accurate"]
     theirs_default, theirs_accurate = _as_our_fit(pb_default), _as_our_fit(pb_accurate)
     shrinkage = default_config.shrinkage
     out["penaltyblog"] = {

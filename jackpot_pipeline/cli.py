@@ -213,7 +213,8 @@ def step_failure_message(result) -> str:
     if failure is None:
         return "run failed before any step ran"
     error = failure.event_specific_data.error
-    while error.cause is not None:
+    # skip Dagster's wrappers; the first error of ours (or of a library) says what went wrong
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     return error.message.strip()
 

@@ -18,6 +18,10 @@ from jackpot_pipeline.sources.fetch import snapshot_date
 WAREHOUSE_SCHEMA = "main"
 
 
+class UpstreamNotMaterialised(RuntimeError):
+    """An input's table does not exist yet."""
+
+
 class _DynamicPartitionAwareIOManager(DbIOManager):
     """Loads and stores slices of assets partitioned by dynamic dimensions.
 
@@ -35,7 +39,15 @@ class _DynamicPartitionAwareIOManager(DbIOManager):
 
     def load_input(self, context: InputContext) -> object:
         with partition_loading_context(dynamic_partitions_store=context.instance):
-            return super().load_input(context)
+            try:
+                return super().load_input(context)
+            except duckdb.CatalogException as error:
+                upstream = context.asset_key.to_user_string()
+                partitions = ", ".join(sorted(context.asset_partition_keys)) if context.has_asset_partitions else "-"
+                raise UpstreamNotMaterialised(
+                    f"{upstream} (partitions: {partitions}) has never been materialised in this warehouse; "
+                    f"materialise it first ({error.args[0].splitlines()[0]})"
+                ) from error
 
 
 def with_text_columns_typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +89,9 @@ class WarehouseResource(ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(self.database, read_only=read_only)
+        # Same configuration as dagster-duckdb's connections: DuckDB refuses a second in-process
+        # connection to a file with a different one, and the IO manager can leave one open after an error.
+        connection = duckdb.connect(self.database, read_only=read_only, config={"custom_user_agent": "dagster"})
         try:
             yield connection
         finally:

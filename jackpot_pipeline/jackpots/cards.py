@@ -145,7 +145,8 @@ class CardError(ValueError):
 
     ``file`` is the path as given, ``fixture`` the 1-based position (None for card-level
     problems) and ``field`` the key or column in the file's own vocabulary (None when the
-    problem is the file as a whole, e.g. malformed JSON).
+    problem is the file as a whole, e.g. malformed JSON). ``line`` (CSV only) is added to the
+    message, e.g. ``cards/x.csv, fixture 3 (line 4), field 'kickoff': ...``.
     """
 
     def __init__(

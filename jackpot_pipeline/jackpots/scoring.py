@@ -403,7 +403,7 @@ def collect_results(
             if found is not None and found.outcome is not None and found.outcome != declared.outcome:
                 declared = replace(declared, notes=(
                     *declared.notes,
-                    f"the results file overrides {found.detail} (matches say {found.result})",
+                    f"kept the results file's {declared.result} over the matches' {found.result} ({found.detail})",
                 ))
             combined.append(declared)
         elif found is not None:

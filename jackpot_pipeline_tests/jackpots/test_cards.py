@@ -72,7 +72,8 @@ def csv_rows(n_fixtures: int = 3) -> list[dict[str, str]]:
 
 
 def csv_text(rows: list[dict[str, str]], columns: list[str] | None = None) -> str:
-    columns = columns or list(rows[0]) if rows else list(CARD_CSV_COLUMNS)
+    if columns is None:
+        columns = list(rows[0]) if rows else list(CARD_CSV_COLUMNS)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()

@@ -1,0 +1,134 @@
+"""The instance profile: JACKPOT_INSTANCE selects the template DAGSTER_HOME gets; with ``postgres`` the
+runs, event logs and schedules of a real materialisation end up in PostgreSQL."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from dagster import DagsterInstance, MultiPartitionKey
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.run_coordinator import QueuedRunCoordinator
+
+from jackpot_pipeline.publish.instance import (
+    MARKER,
+    InstanceProfileError,
+    instance_profile,
+    postgres_enabled,
+    prepare_dagster_home,
+    render_profile,
+    storage_settings,
+    templates,
+)
+from jackpot_pipeline.settings import PROJECT_ROOT, Settings
+from jackpot_pipeline_tests.defs.conftest import Workspace
+from jackpot_pipeline_tests.publish.conftest import publishing_definitions
+
+DSN = "postgresql://jackpot:s3cret@db.example:6543/warehouse"
+
+
+def test_the_profile_is_chosen_by_one_setting():
+    assert instance_profile({}) == "sqlite"
+    assert instance_profile({"JACKPOT_INSTANCE": " Postgres ", "JACKPOT_PG_DSN": DSN}) == "postgres"
+    with pytest.raises(InstanceProfileError, match="JACKPOT_PG_DSN"):
+        instance_profile({"JACKPOT_INSTANCE": "postgres"})
+    with pytest.raises(InstanceProfileError, match="choose one of"):
+        instance_profile({"JACKPOT_INSTANCE": "mysql"})
+    assert postgres_enabled({"JACKPOT_PG_DSN": DSN}) and not postgres_enabled({"JACKPOT_PG_DSN": "  "})
+
+
+@pytest.mark.parametrize(
+    ("dsn", "environment", "params"),
+    [
+        (DSN, {"JACKPOT_PG_HOST": "db.example", "JACKPOT_PG_PORT": "6543", "JACKPOT_PG_USER": "jackpot",
+               "JACKPOT_PG_PASSWORD": "s3cret", "JACKPOT_PG_DB": "warehouse"}, {}),
+        ("host=127.0.0.1 user=postgres dbname=test sslmode=require", {
+            "JACKPOT_PG_HOST": "127.0.0.1", "JACKPOT_PG_PORT": "5432", "JACKPOT_PG_USER": "postgres",
+            "JACKPOT_PG_PASSWORD": "", "JACKPOT_PG_DB": "test"}, {"sslmode": "require"}),
+        ("host=/var/run/postgresql user=me", {
+            "JACKPOT_PG_HOST": "", "JACKPOT_PG_PORT": "5432", "JACKPOT_PG_USER": "me", "JACKPOT_PG_PASSWORD": "",
+            "JACKPOT_PG_DB": "me"}, {"host": "/var/run/postgresql"}),
+    ],
+)
+def test_the_storage_variables_come_from_the_dsn(dsn, environment, params):
+    assert storage_settings(dsn) == (environment, params)
+
+
+def test_the_generated_file_is_the_template_and_never_holds_the_password(tmp_path):
+    home = tmp_path / "home"
+    env = {"JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": DSN + "?sslmode=require"}
+    prepared = prepare_dagster_home(home, env)
+    text = (home / "dagster.yaml").read_text()
+    assert prepared.written and prepared.profile == "postgres" and text.startswith(MARKER)
+    assert "s3cret" not in text and "sslmode: require" in text and "postgresql+psycopg2" in text
+    assert prepared.environment["JACKPOT_PG_PASSWORD"] == "s3cret"
+    assert not prepare_dagster_home(home, env).written  # unchanged: left alone
+
+    back = prepare_dagster_home(home, {})  # switching back to the default rewrites it
+    assert back.written and (home / "dagster.yaml").read_text() == render_profile("sqlite", {})
+    assert back.environment == {}
+
+
+def test_a_hand_made_file_is_kept_but_never_silently_used_for_postgres(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    # a plain copy of a template (what the Makefile and the old CLI made) is replaced
+    (home / "dagster.yaml").write_text(templates()["sqlite"].read_text())
+    assert prepare_dagster_home(home, {"JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": DSN}).written
+    custom = "telemetry:\n  enabled: false\n"
+    (home / "dagster.yaml").write_text(custom)
+    kept = prepare_dagster_home(home, {})
+    assert kept.custom and not kept.written and (home / "dagster.yaml").read_text() == custom
+    with pytest.raises(InstanceProfileError, match="without Postgres storage"):
+        prepare_dagster_home(home, {"JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": DSN})
+
+
+def test_the_module_prints_exports_for_a_shell(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": DSN, "DAGSTER_HOME": str(tmp_path)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "jackpot_pipeline.publish.instance"], cwd=PROJECT_ROOT, env=env,
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert f"export DAGSTER_HOME={tmp_path}" in shown.stdout and "export JACKPOT_PG_PORT=6543" in shown.stdout
+    assert (tmp_path / "dagster.yaml").read_text().startswith(f"{MARKER} postgres")
+
+
+@pytest.mark.postgres
+def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_path, shared_data, database, monkeypatch):
+    home = tmp_path / "home"
+    prepared = prepare_dagster_home(home, {"JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": database.dsn})
+    for name, value in prepared.environment.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(base_url=shared_data.as_uri(), leagues=("E0",), seasons_spec="2324", data_dir=tmp_path / "data")
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        assert {type(s).__name__ for s in (instance.run_storage, instance.event_log_storage, instance.schedule_storage)} == {
+            "PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"
+        }
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert not instance.telemetry_enabled
+        workspace = Workspace(settings, instance, shared_data)
+        workspace.copy("mmz4281/2324/E0.csv")
+        ingested = workspace.ingest("E0", "2324")
+        published = publishing_definitions(settings, database).resolve_job_def("publish_partition_job").execute_in_process(
+            instance=instance, partition_key=MultiPartitionKey({"league": "E0", "season": "2324"})
+        )
+        assert ingested.success and published.success
+
+    with database.connect() as connection:
+        runs = connection.execute("SELECT run_id, pipeline_name, status FROM public.runs ORDER BY create_timestamp").fetchall()
+        materialisations = connection.execute(
+            "SELECT asset_key, partition, run_id FROM public.event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' "
+            "ORDER BY id"
+        ).fetchall()
+        partitions = connection.execute("SELECT partitions_def_name, partition FROM public.dynamic_partitions ORDER BY 1").fetchall()
+        matches = connection.execute("SELECT count(*) FROM jackpot.matches").fetchone()[0]
+    assert runs == [(ingested.run_id, "ingest_job", "SUCCESS"), (published.run_id, "publish_partition_job", "SUCCESS")]
+    by_asset = {(json.loads(key)[0], partition, run_id) for key, partition, run_id in materialisations}
+    assert by_asset == {
+        *((name, "E0|2324", ingested.run_id) for name in ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")),
+        ("published_matches", "E0|2324", published.run_id),
+        ("published_ingestion_logs", "E0|2324", published.run_id),
+    }
+    assert partitions == [("league", "E0"), ("season", "2324")]
+    assert matches == 380
