@@ -962,7 +962,7 @@ def _pandas_dtype(sql_type: str) -> str:
 def registry_state(registry: pd.DataFrame | None) -> pd.DataFrame:
     """One row per (league, model_version): the registered row with the latest status and reason."""
     if registry is None or registry.empty:
-        return _empty_registry()
+        return _empty_registry().assign(status_event_id=pd.Series(dtype="int64"))
     ordered = registry.sort_values("event_id", kind="stable")
     registered = ordered[ordered["event"] == "registered"].drop_duplicates(["league", "model_version"], keep="first")
     latest = ordered.drop_duplicates(["league", "model_version"], keep="last")[["league", "model_version", "status", "reason", "event_id"]]

@@ -4,7 +4,7 @@ A partition (e.g. ``{"league": "E0", "season": "2324"}``) is written in ONE tran
 
 1. ``SET LOCAL ROLE`` to the writer (optional), an advisory lock on table + partition so two
    publishers of the same partition queue instead of interleaving;
-2. the frame is COPYed into a temporary staging table shaped like the target (domains and NOT NULL
+2. the frame is COPYed into a temporary staging table with the target's column types (domains
    apply already), and every staged row is checked to belong to the partition;
 3. ``replace``: the partition's rows are deleted, the staged rows inserted.
    ``upsert``: rows of the partition absent from the frame are deleted, the others inserted or
@@ -175,13 +175,17 @@ def _publish_in_transaction(
     target = sql.Identifier(SCHEMA, table)
     stage = sql.Identifier(f"stage_{table}")
     column_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    connection.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, target))
+    # the frame's columns with the target's types (domains check values already); NOT NULL and
+    # defaults apply when the rows reach the target
+    connection.execute(
+        sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(stage, column_list, target)
+    )
     with connection.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, column_list)) as copy:
         for row in _rows(frame, [catalog[c] for c in columns]):
             copy.write_row(row)
     in_partition, values = _partition_condition(partition, alias=None)
     outside = connection.execute(
-        sql.SQL("SELECT count(*) FROM {} WHERE NOT ({})").format(stage, in_partition), values
+        sql.SQL("SELECT count(*) FROM {} WHERE NOT coalesce({}, false)").format(stage, in_partition), values
     ).fetchone()[0]
     if outside:
         raise PublishError(f"{outside} row(s) of the frame for {SCHEMA}.{table} lie outside partition {partition}")
@@ -238,12 +242,18 @@ def _publish_in_transaction(
 
 
 def _partition_condition(partition: Mapping[str, object], alias: str | None) -> tuple[sql.Composable, list[object]]:
+    """``a = %s AND b IS NULL ...``: a None value selects the rows where that column is NULL (pooled rows)."""
     if not partition:
         return sql.SQL("true"), []
-    condition = sql.SQL(" AND ").join(
-        sql.SQL("{} = %s").format(sql.Identifier(alias, c) if alias else sql.Identifier(c)) for c in partition
-    )
-    return condition, list(partition.values())
+    parts, values = [], []
+    for column, value in partition.items():
+        name = sql.Identifier(alias, column) if alias else sql.Identifier(column)
+        if value is None:
+            parts.append(sql.SQL("{} IS NULL").format(name))
+        else:
+            parts.append(sql.SQL("{} = %s").format(name))
+            values.append(value)
+    return sql.SQL(" AND ").join(parts), values
 
 
 # --- the ingested tables -------------------------------------------------------------------------
@@ -444,10 +454,10 @@ def primary_key(connection: psycopg.Connection, table: str) -> list[str]:
         SELECT a.attname
         FROM pg_index i
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-        WHERE i.indrelid = to_regclass(%s) AND i.indisprimary
+        WHERE i.indrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND i.indisprimary
         ORDER BY array_position(i.indkey, a.attnum)
         """,
-        [f"{SCHEMA}.{table}"],
+        [SCHEMA, table],
     ).fetchall()
     return [name for (name,) in rows]
 

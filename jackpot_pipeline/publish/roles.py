@@ -31,7 +31,7 @@ from jackpot_pipeline.publish import SCHEMA
 DEFAULT_ROLE_PREFIX = ""
 # tables whose rows belong to a jackpot, and how a row finds its jackpot's owner
 _JACKPOT_OWNED = {
-    "jackpots": "true",
+    "jackpots": "owner = current_user",
     "jackpot_fixtures": (
         "EXISTS (SELECT 1 FROM jackpot.jackpots j WHERE j.jackpot_id = jackpot_fixtures.jackpot_id "
         "AND j.owner = current_user)"

@@ -4,7 +4,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("bench_ingestion", "bench_dixon_coles")
+BENCHMARKS = ("bench_ingestion", "bench_dixon_coles", "bench_walk_forward")
 
 
 def main() -> int:

@@ -29,9 +29,10 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def finished_runs(home: Path) -> list:
+def finished_runs(home: Path, job_name: str | None = "ingest_job") -> list:
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-        return instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE]))
+        runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE]))
+    return [run for run in runs if job_name is None or run.job_name == job_name]
 
 
 def test_daemon_ingests_new_and_changed_files_once(tmp_path, shared_data):
@@ -64,6 +65,12 @@ def test_daemon_ingests_new_and_changed_files_once(tmp_path, shared_data):
         assert runs[0].tags["dagster/partition"] == "E0|2324"
         time.sleep(35)  # one more sensor interval: an unchanged file requests nothing
         assert len(finished_runs(home)) == 2
+        # ingested partitions flow downstream: the automation sensor launches the dependent assets
+        downstream = wait_for(
+            lambda: [r for r in finished_runs(home, job_name=None) if r.job_name != "ingest_job"], 120, "a downstream run"
+        )
+        selected = {key.to_user_string() for run in downstream for key in (run.asset_selection or set())}
+        assert selected & {"teams", "team_strength_snapshots", "uncalibrated_predictions"}
     finally:
         os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait()

@@ -27,7 +27,7 @@ def seed(connection: psycopg.Connection) -> None:
         "'mmz4281/2324/E0.csv', %s, 2)", [MATCH, SHA]
     )
     connection.execute(
-        "INSERT INTO jackpot.models (model_version, league, parameters, train_start, train_end, status) "
+        "INSERT INTO jackpot.models (model_version, league, parameters, training_start, training_end, status) "
         "VALUES ('dc-E0-1', 'E0', '{\"xi\": 0.0018}', '2021-08-01', '2024-04-30', 'active')"
     )
     connection.execute(
@@ -43,9 +43,9 @@ def create_jackpot(connection: psycopg.Connection, jackpot_id: str, owner: str, 
         "VALUES (%s, %s, 'SportPesa', %s, %s, ARRAY['dc-E0-1'])", [jackpot_id, f"Mega {jackpot_id}", owner, SHA]
     )
     connection.execute(
-        "INSERT INTO jackpot.jackpot_fixtures (jackpot_id, position, home_team, away_team, league, kickoff, odds_home, "
-        "odds_draw, odds_away, resolved_home_team, resolved_away_team, match_id) VALUES "
-        "(%s, 1, 'Arsenal FC', 'Chelsea FC', 'E0', '2024-05-01 19:00Z', 1.9, 3.6, 4.2, 'Arsenal', 'Chelsea', %s)",
+        "INSERT INTO jackpot.jackpot_fixtures (jackpot_id, position, home_team, away_team, league, kickoff, "
+        "kickoff_utc_offset, odds_home, odds_draw, odds_away, resolved_home_team, resolved_away_team, match_id) VALUES "
+        "(%s, 1, 'Arsenal FC', 'Chelsea FC', 'E0', '2024-05-01 20:00', '1 hour', 1.9, 3.6, 4.2, 'Arsenal', 'Chelsea', %s)",
         [jackpot_id, MATCH],
     )
     connection.execute(
@@ -109,7 +109,8 @@ def test_a_duplicate_ingestion_log_is_rejected(writer):
         "VALUES ('JP-1', 1, 'G', 0.4, 0.3, 0.3, 'dc-E0-1')",
         "UPDATE jackpot.jackpot_fixtures SET odds_home = 2.1 WHERE jackpot_id = 'JP-1'",
         "DELETE FROM jackpot.jackpot_fixtures WHERE jackpot_id = 'JP-1'",
-        "INSERT INTO jackpot.jackpot_fixtures (jackpot_id, position, home_team, away_team) VALUES ('JP-1', 2, 'A', 'B')",
+        "INSERT INTO jackpot.jackpot_fixtures (jackpot_id, position, home_team, away_team, kickoff) "
+        "VALUES ('JP-1', 2, 'Alpha', 'Beta', '2024-05-02 15:00')",
         "UPDATE jackpot.jackpots SET status = 'draft', finalised_at = NULL WHERE jackpot_id = 'JP-1'",
         "DELETE FROM jackpot.jackpots WHERE jackpot_id = 'JP-1'",
     ],
@@ -150,20 +151,36 @@ def test_a_draft_jackpot_can_change_and_nobody_truncates_finalised_ones(migrated
         "INSERT INTO jackpot.jackpots (jackpot_id, name, operator, card_sha256) VALUES ('JP-2', 'n', 'o', 'not-a-sha')",
         "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
         "VALUES ('0123456789abcdef', 'Z', 0.5, 0.3, 0.2, 'dc-E0-1')",
+        "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
+        "VALUES ('0123456789abcdef', 'B', 0.5, 0.3, 0.2)",
+        "INSERT INTO jackpot.validation_results (league, season, set_id, n, rps, brier, log_loss, health) "
+        "VALUES ('E0', '2324', 'A', 380, 0.2, 0.6, 1.0, 'fine')",
+        "INSERT INTO jackpot.calibration_data (season, league, method, calibration_version) "
+        "VALUES ('2324', 'E0', 'platt', 'abc123')",
     ],
     ids=["odds-below-1.01", "result-not-HDA", "result-contradicts-goals", "model-status", "jackpot-id-chars",
-         "jackpot-status", "finalised-without-time", "card-sha256", "set-id"],
+         "jackpot-status", "finalised-without-time", "card-sha256", "set-id", "model-set-without-version",
+         "health", "calibration-method"],
 )
 def test_check_constraints_reject_bad_values(writer, statement):
     with pytest.raises(errors.CheckViolation):
         writer.execute(statement)
 
 
-def test_fixture_odds_below_1_01_are_rejected(writer):
+@pytest.mark.parametrize(
+    "assignment",
+    ["odds_draw = 1.009", "odds_home = NULL", "away_team = 'ARSENAL FC'", "home_team = 'A'", "kickoff_utc_offset = '15 hours'"],
+)
+def test_fixture_values_are_checked(writer, assignment):
     create_jackpot(writer, "draft-1", "someone", finalise=False)
     with pytest.raises(errors.CheckViolation):
-        writer.execute("UPDATE jackpot.jackpot_fixtures SET odds_draw = 1.009 WHERE jackpot_id = 'draft-1'")
-    writer.execute("UPDATE jackpot.jackpot_fixtures SET odds_draw = 1.01, odds_home = NULL WHERE jackpot_id = 'draft-1'")
+        writer.execute(f"UPDATE jackpot.jackpot_fixtures SET {assignment} WHERE jackpot_id = 'draft-1'")
+    writer.execute(  # control: the odds are 1.01 at least, all three or none
+        "UPDATE jackpot.jackpot_fixtures SET odds_draw = 1.01 WHERE jackpot_id = 'draft-1'"
+    )
+    writer.execute(
+        "UPDATE jackpot.jackpot_fixtures SET odds_home = NULL, odds_draw = NULL, odds_away = NULL WHERE jackpot_id = 'draft-1'"
+    )
 
 
 def test_the_auditor_reads_everything_and_writes_nothing(migrated, writer):

@@ -187,7 +187,7 @@ def test_every_foreign_key_to_teams_is_guarded_when_retiring_teams(migrated):
 def test_later_tables_publish_through_the_generic_publisher(migrated):
     model = pd.DataFrame([{
         "model_version": "dc-E0-2324.1", "league": "E0", "parameters": {"xi": 0.0018, "seasons": 3},
-        "train_start": dt.date(2021, 8, 1), "train_end": pd.Timestamp("2024-05-19"), "metrics": "{}",
+        "training_start": dt.date(2021, 8, 1), "training_end": pd.Timestamp("2024-05-19"), "metrics": "{}",
         "status": "active", "reason": None,
     }])
     snapshots = pd.DataFrame({
@@ -205,7 +205,7 @@ def test_later_tables_publish_through_the_generic_publisher(migrated):
         moved = publish_partition(connection, "team_strength_snapshots", snapshots.assign(attack=[0.5, 0.22]), partition, role=writer)
         assert (moved.inserted, moved.updated, moved.unchanged) == (0, 1, 1)
         stored = connection.execute(
-            "SELECT parameters ->> 'seasons', train_end FROM jackpot.models"
+            "SELECT parameters ->> 'seasons', training_end FROM jackpot.models"
         ).fetchone()
         nulls = connection.execute("SELECT count(*) FROM jackpot.team_strength_snapshots WHERE log_likelihood IS NULL").fetchone()
     assert stored == ("3", dt.date(2024, 5, 19)) and nulls == (2,)
@@ -216,3 +216,29 @@ def test_stale_partitions_compare_the_latest_published_data_version(migrated):
         publish_ingestion_logs(connection, ingestion_log("E0", "2324", 2), "E0", "2324", role=migrated.roles.writer)
         stale = stale_partitions(connection, {("E0", "2324"): "v1", ("E0", "2223"): "v0", ("I1", "2324"): None})
     assert stale == [("E0", "2223")]
+
+
+def test_pooled_rows_with_a_null_league_form_their_own_partition(migrated):
+    def results(league, rps):
+        return pd.DataFrame({
+            "league": league, "season": "2324", "set_id": ["A", "market_close"], "n": 380, "rps": rps,
+            "brier": 0.58, "log_loss": 0.98, "health": "healthy",
+        })
+
+    key = ["league", "season", "set_id"]
+    with migrated.connect() as connection:
+        connection.execute("INSERT INTO jackpot.leagues VALUES ('E0', 'England Premier League', 'main')")
+        writer = migrated.roles.writer
+        publish_partition(connection, "validation_results", results("E0", 0.20), {"league": "E0", "season": "2324"},
+                          key_columns=key, role=writer)
+        pooled = {"league": None, "season": "2324"}
+        first = publish_partition(connection, "validation_results", results(None, 0.21), pooled, key_columns=key, role=writer)
+        again = publish_partition(connection, "validation_results", results(None, [0.21, 0.19]).iloc[1:], pooled,
+                                  key_columns=key, role=writer)
+        with pytest.raises(PublishError, match="outside partition"):
+            publish_partition(connection, "validation_results", results("E0", 0.2), pooled, key_columns=key, role=writer)
+        rows = connection.execute(
+            "SELECT coalesce(league, 'pooled'), set_id, rps FROM jackpot.validation_results ORDER BY 1, 2"
+        ).fetchall()
+    assert (first.inserted, again.deleted, again.updated) == (2, 1, 1)
+    assert rows == [("E0", "A", 0.2), ("E0", "market_close", 0.2), ("pooled", "market_close", 0.19)]

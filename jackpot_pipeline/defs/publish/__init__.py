@@ -138,6 +138,6 @@ def step_failure_message(result) -> str:
     if failure is None:
         return "run failed before any step ran"
     error = failure.event_specific_data.error
-    while error.cause is not None:
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     return error.message.strip()

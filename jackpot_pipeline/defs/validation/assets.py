@@ -325,7 +325,6 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
     windows = _training_windows(warehouse)
     canonical_versions = latest_partition_tags(context.instance, CANONICAL)
     prediction_versions = latest_partition_tags(context.instance, PREDICTIONS)
-    prediction_codes = latest_partition_tags(context.instance, PREDICTIONS, CODE_VERSION_TAG)
     thresholds = config.health.thresholds()
     candidates, partitions_used = [], {}
     for league in sorted(validation_reports["league"].dropna().unique()):
@@ -334,9 +333,12 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
         if not mine:  # no ingestion history in this instance: the predictions stand for the data
             mine = {k: val for k, val in prediction_versions.items() if k.split("|")[0] == league}
             source = "match_predictions"
-        codes = sorted({val for k, val in prediction_codes.items() if k.split("|")[0] == league})
-        code_version = f"walk_forward={WALK_FORWARD_CODE_VERSION};match_predictions={','.join(codes) or '?'}"
-        parameters = _walk_forward_settings(context.instance, league, validation_reports)
+        latest = _latest_partition(league, validation_reports)
+        code_version = (
+            f"walk_forward={WALK_FORWARD_CODE_VERSION};"
+            f"match_predictions={_code_version(context.instance, PREDICTIONS, latest) or '?'}"
+        )
+        parameters = _walk_forward_settings(context.instance, latest)
         start, end = windows.get(league, (None, None))
         candidate = v.build_candidate(
             league, validation_reports, code_version=code_version, parameters=parameters,
@@ -399,18 +401,30 @@ def _registry_markdown(state: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _walk_forward_settings(instance: DagsterInstance, league: str, reports: pd.DataFrame) -> dict:
-    """The settings the modeling step recorded for the league's latest season, else the defaults."""
+def _latest_partition(league: str, reports: pd.DataFrame) -> str | None:
     seasons = reports.loc[reports["league"] == league].sort_values("first_match_date")["season"]
-    if len(seasons):
-        partition = f"{league}|{seasons.iloc[-1]}"
-        records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=WALK_FORWARD_OUTPUT, asset_partitions=[partition]), limit=1
-        ).records
-        if records and records[0].asset_materialization is not None:
-            settings = records[0].asset_materialization.metadata.get("settings")
-            if settings is not None and isinstance(settings.value, dict):
-                return dict(settings.value)
+    return f"{league}|{seasons.iloc[-1]}" if len(seasons) else None
+
+
+def _latest_materialization(instance: DagsterInstance, asset_key: AssetKey, partition: str | None):
+    if partition is None:
+        return None
+    record = instance.get_latest_data_version_record(asset_key, is_source=False, partition_key=partition)
+    return record.asset_materialization if record is not None else None
+
+
+def _code_version(instance: DagsterInstance, asset_key: AssetKey, partition: str | None) -> str | None:
+    """Code version of the asset that produced the partition (per asset, so one lookup suffices)."""
+    materialization = _latest_materialization(instance, asset_key, partition)
+    return (materialization.tags or {}).get(CODE_VERSION_TAG) if materialization is not None else None
+
+
+def _walk_forward_settings(instance: DagsterInstance, partition: str | None) -> dict:
+    """The settings the modeling step recorded for the league's latest season, else the defaults."""
+    materialization = _latest_materialization(instance, WALK_FORWARD_OUTPUT, partition)
+    settings = materialization.metadata.get("settings") if materialization is not None else None
+    if settings is not None and isinstance(settings.value, dict):
+        return dict(settings.value)
     return WalkForwardConfig().as_dict()
 
 

@@ -1,5 +1,6 @@
--- 0002: what modelling produces (filled by later issues): models and their training runs,
--- team-strength snapshots, calibration and validation results.
+-- 0002: what modelling produces (filled by later issues): the model registry and training runs,
+-- team-strength snapshots, calibrations and validation results. Column names follow the DuckDB
+-- tables of jackpot_pipeline.model (walk_forward, season_calibration, validation) where they exist.
 
 CREATE DOMAIN jackpot.version_id AS text
     CHECK (VALUE ~ '^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$');
@@ -7,81 +8,126 @@ CREATE DOMAIN jackpot.version_id AS text
 CREATE DOMAIN jackpot.set_id AS text
     CHECK (VALUE IN ('A', 'B', 'C', 'D', 'E', 'F', 'G', 'market_pre', 'market_close'));
 
+-- Current state of every registered model version (the DuckDB registry keeps the event history).
 CREATE TABLE jackpot.models (
-    model_version jackpot.version_id PRIMARY KEY,
-    league        text NOT NULL REFERENCES jackpot.leagues,
-    parameters    jsonb NOT NULL,
-    train_start   date NOT NULL,
-    train_end     date NOT NULL,
-    metrics       jsonb NOT NULL DEFAULT '{}',
-    status        text NOT NULL CHECK (status IN ('active', 'archived', 'failed')),
-    reason        text,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    CHECK (train_start <= train_end),
+    model_version       jackpot.version_id PRIMARY KEY,
+    league              text NOT NULL REFERENCES jackpot.leagues,
+    parameters          jsonb NOT NULL,
+    training_start      date,
+    training_end        date,
+    metrics             jsonb NOT NULL DEFAULT '{}',
+    status              text NOT NULL CHECK (status IN ('active', 'archived', 'failed')),
+    reason              text,
+    code_version        text,
+    evaluation_season   jackpot.season_key,
+    input_data_versions jsonb,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    CHECK (training_start <= training_end),
     CHECK (status <> 'failed' OR reason IS NOT NULL)
 );
 -- at most one active model per league
 CREATE UNIQUE INDEX models_one_active_per_league ON jackpot.models (league) WHERE status = 'active';
 
 CREATE TABLE jackpot.training_runs (
-    run_id        text NOT NULL CHECK (run_id <> ''),
-    model_version text NOT NULL REFERENCES jackpot.models,
-    data_start    date NOT NULL,
-    data_end      date NOT NULL,
-    objective     text NOT NULL CHECK (objective <> ''),
-    metrics       jsonb NOT NULL DEFAULT '{}',
-    created_at    timestamptz NOT NULL DEFAULT now(),
+    run_id          text NOT NULL CHECK (run_id <> ''),
+    model_version   text NOT NULL REFERENCES jackpot.models,
+    league          text NOT NULL REFERENCES jackpot.leagues,
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    registry_status text CHECK (registry_status IN ('active', 'archived', 'failed')),
+    objective       text NOT NULL CHECK (objective <> ''),
+    code_version    text,
+    parameters      jsonb,
+    data_start      date,
+    data_end        date,
+    seasons         text,
+    n_partitions    bigint CHECK (n_partitions >= 0),
+    n_matches       bigint CHECK (n_matches >= 0),
+    metrics         jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, model_version),
     CHECK (data_start <= data_end)
 );
 
+-- model_version here is the walk-forward snapshot's own hash (code, settings, training rows), one per
+-- refit, so it is provenance and not a foreign key to models (which holds registered versions).
 CREATE TABLE jackpot.team_strength_snapshots (
-    league         text NOT NULL,
-    season         jackpot.season_key NOT NULL,
-    as_of_date     date NOT NULL,
-    team           text NOT NULL,
-    model_version  text NOT NULL REFERENCES jackpot.models,
-    attack         jackpot.finite_float NOT NULL,
-    defence        jackpot.finite_float NOT NULL,
-    home_advantage jackpot.finite_float NOT NULL,
-    rho            jackpot.finite_float NOT NULL,
-    xi             jackpot.finite_float NOT NULL CHECK (xi >= 0),
-    matches_used   integer NOT NULL CHECK (matches_used >= 0),
-    log_likelihood jackpot.finite_float,
-    converged      boolean NOT NULL,
+    league           text NOT NULL,
+    season           jackpot.season_key NOT NULL,
+    as_of_date       date NOT NULL,
+    team             text NOT NULL,
+    model_version    jackpot.version_id NOT NULL,
+    attack           jackpot.finite_float NOT NULL,
+    defence          jackpot.finite_float NOT NULL,
+    home_advantage   jackpot.finite_float NOT NULL,
+    intercept        jackpot.finite_float,
+    rho              jackpot.finite_float NOT NULL,
+    xi               jackpot.finite_float NOT NULL CHECK (xi >= 0),
+    shrinkage        jackpot.finite_float CHECK (shrinkage >= 0),
+    is_promoted      boolean,
+    matches_used     integer NOT NULL CHECK (matches_used >= 0),
+    effective_weight jackpot.finite_float CHECK (effective_weight >= 0),
+    log_likelihood   jackpot.finite_float,
+    converged        boolean NOT NULL,
+    iterations       integer CHECK (iterations >= 0),
     PRIMARY KEY (league, season, as_of_date, model_version, team),
     FOREIGN KEY (league, team) REFERENCES jackpot.teams (league, team)
 );
 
+-- One row per season and league (NULL league: a pooled fit). The version hashes the fitted
+-- calibrator, so leagues sharing a pooled fit share it: (season, league, version) is the key.
 CREATE TABLE jackpot.calibration_data (
-    calibration_version jackpot.version_id PRIMARY KEY,
+    calibration_id      bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
     season              jackpot.season_key NOT NULL,
-    league              text REFERENCES jackpot.leagues,  -- NULL: pooled over leagues
+    league              text REFERENCES jackpot.leagues,
+    scope               text NOT NULL DEFAULT 'league' CHECK (scope IN ('league', 'pooled', 'none')),
     method              text NOT NULL CHECK (method IN ('identity', 'temperature', 'dirichlet', 'isotonic')),
-    trained_on_end      date NOT NULL,
+    calibration_version jackpot.version_id NOT NULL,
+    trained_on_start    date,
+    trained_on_end      date,
+    cutoff_date         date,
+    n_train             integer CHECK (n_train >= 0),
+    n_league_rows       integer CHECK (n_league_rows >= 0),
     candidate_scores    jsonb NOT NULL DEFAULT '{}',
-    bins                jsonb NOT NULL DEFAULT '[]',
-    created_at          timestamptz NOT NULL DEFAULT now()
+    calibrator          jsonb,
+    stacked_pool        jsonb,
+    isotonic_bins       jsonb,
+    flags               text[] NOT NULL DEFAULT '{}',
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    UNIQUE NULLS NOT DISTINCT (season, league, calibration_version),
+    CHECK (trained_on_start <= trained_on_end),
+    CHECK (trained_on_end < cutoff_date),
+    CHECK (array_position(flags, NULL) IS NULL)
 );
 
+-- One row per league-season (NULL league: pooled over leagues) and probability set; the paired
+-- differences are mean(RPS or log loss of the set - that of the market) on the same matches.
 CREATE TABLE jackpot.validation_results (
-    validation_id       bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    league              text REFERENCES jackpot.leagues,  -- NULL: pooled over leagues
-    season              jackpot.season_key NOT NULL,
-    set_id              jackpot.set_id NOT NULL,
-    model_version       text REFERENCES jackpot.models,
-    calibration_version text REFERENCES jackpot.calibration_data,
-    n                   integer NOT NULL CHECK (n > 0),
-    rps                 double precision NOT NULL CHECK (rps >= 0 AND rps <= 1),
-    brier               double precision NOT NULL CHECK (brier >= 0 AND brier <= 2),
-    log_loss            jackpot.finite_float NOT NULL CHECK (log_loss >= 0),
-    ece                 double precision NOT NULL CHECK (ece >= 0 AND ece <= 1),
-    -- paired mean RPS difference against the closing market on the same matches (negative: better)
-    diff_vs_market      jackpot.finite_float,
-    diff_vs_market_se   jackpot.finite_float CHECK (diff_vs_market_se >= 0),
-    health              text NOT NULL CHECK (health IN ('ok', 'warn', 'fail')),
-    computed_at         timestamptz NOT NULL DEFAULT now(),
-    UNIQUE NULLS NOT DISTINCT (league, season, set_id, model_version, calibration_version),
-    CHECK ((diff_vs_market IS NULL) = (diff_vs_market_se IS NULL)),
-    CHECK (set_id::text LIKE 'market%' OR model_version IS NOT NULL)
+    validation_id               bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    league                      text REFERENCES jackpot.leagues,
+    season                      jackpot.season_key NOT NULL,
+    set_id                      jackpot.set_id NOT NULL,
+    n                           integer NOT NULL CHECK (n >= 0),
+    n_missing                   integer CHECK (n_missing >= 0),
+    rps                         double precision CHECK (rps >= 0 AND rps <= 1),
+    rps_se                      jackpot.finite_float CHECK (rps_se >= 0),
+    brier                       double precision CHECK (brier >= 0 AND brier <= 2),
+    log_loss                    jackpot.finite_float CHECK (log_loss >= 0),
+    log_loss_se                 jackpot.finite_float CHECK (log_loss_se >= 0),
+    ece                         double precision CHECK (ece >= 0 AND ece <= 1),
+    ece_noise                   jackpot.finite_float CHECK (ece_noise >= 0),
+    accuracy                    double precision CHECK (accuracy >= 0 AND accuracy <= 1),
+    n_paired_market_pre         integer CHECK (n_paired_market_pre >= 0),
+    rps_diff_market_pre         jackpot.finite_float,
+    rps_diff_market_pre_se      jackpot.finite_float CHECK (rps_diff_market_pre_se >= 0),
+    log_loss_diff_market_pre    jackpot.finite_float,
+    log_loss_diff_market_pre_se jackpot.finite_float CHECK (log_loss_diff_market_pre_se >= 0),
+    n_paired_market_close         integer CHECK (n_paired_market_close >= 0),
+    rps_diff_market_close         jackpot.finite_float,
+    rps_diff_market_close_se      jackpot.finite_float CHECK (rps_diff_market_close_se >= 0),
+    log_loss_diff_market_close    jackpot.finite_float,
+    log_loss_diff_market_close_se jackpot.finite_float CHECK (log_loss_diff_market_close_se >= 0),
+    health                      text NOT NULL CHECK (health IN ('healthy', 'warning', 'critical')),
+    health_reasons              text,
+    computed_at                 timestamptz NOT NULL DEFAULT now(),
+    UNIQUE NULLS NOT DISTINCT (league, season, set_id),
+    CHECK (n = 0 OR (rps IS NOT NULL AND brier IS NOT NULL AND log_loss IS NOT NULL))
 );

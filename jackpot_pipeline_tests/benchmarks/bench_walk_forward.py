@@ -1,0 +1,54 @@
+"""Full walk-forward over every shared league-season (16 divisions x 12 seasons), on both cores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+
+from jackpot_pipeline.model.walk_forward import walk_forward
+from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
+from jackpot_pipeline.sources.leagues import MAIN_LEAGUES
+from jackpot_pipeline_tests.conftest import SHARED_FOOTBALL_DATA
+
+
+def _league_matches(league: str) -> pd.DataFrame:
+    frames = []
+    for path in sorted(SHARED_FOOTBALL_DATA.glob(f"mmz4281/*/{league}.csv")):
+        relpath = path.relative_to(SHARED_FOOTBALL_DATA).as_posix()
+        parsed = parse_source(path.read_bytes(), relpath)
+        for rows in partition_rows(parsed, league, path.parent.name).values():
+            frames.append(canonicalise(parsed, rows, snapshot_date=dt.date(2026, 1, 1)).canonical)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _walk_league(league: str) -> tuple[str, int, int, int]:
+    matches = _league_matches(league)
+    started = time.perf_counter()
+    fits = predictions = 0
+    for season in sorted(matches["season"].unique()):
+        result = walk_forward(matches, season)
+        fits += result.fits
+        predictions += len(result.predictions)
+    return league, fits, predictions, round(time.perf_counter() - started, 2)
+
+
+def run(workers: int | None = None) -> dict[str, object]:
+    workers = workers or min(2, os.cpu_count() or 1)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        per_league = list(pool.map(_walk_league, MAIN_LEAGUES))
+    wall = time.perf_counter() - started
+    fits = sum(fits for _, fits, _, _ in per_league)
+    return {
+        "league_seasons": len(MAIN_LEAGUES) * 12,
+        "workers": workers,
+        "fits": fits,
+        "predictions": sum(n for _, _, n, _ in per_league),
+        "wall_seconds_including_parse": round(wall, 2),
+        "fit_seconds_by_league": {league: seconds for league, _, _, seconds in per_league},
+        "target_seconds": 300,
+    }
