@@ -15,11 +15,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp deploy/dagster.yaml $@
-
-install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+# (Re)writes $(DAGSTER_HOME)/dagster.yaml from deploy/ on every call: JACKPOT_INSTANCE may have changed.
+install: $(VENV)/.installed
+	@$(BIN)/python -m jackpot_pipeline.publish.instance >/dev/null
 
 run: install
 	$(BIN)/jackpot-pipeline run
@@ -28,7 +26,7 @@ test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 dev: install
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 check-defs: install
 	$(BIN)/dg check defs

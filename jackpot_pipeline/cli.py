@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -12,17 +11,19 @@ from pathlib import Path
 
 from jackpot_pipeline.settings import PROJECT_ROOT, Settings, load_settings
 
-DAGSTER_HOME_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # The run's events still reach the instance (and the UI); only the console echo is quietened.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def ensure_dagster_home() -> Path:
     """Use ``$DAGSTER_HOME`` or the project-local ``.dagster/``, seeded from the committed template."""
+    from jackpot_pipeline.publish.instance import prepare_dagster_home
+
     home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(DAGSTER_HOME_TEMPLATE, home / "dagster.yaml")
+    # JACKPOT_INSTANCE=postgres (with JACKPOT_PG_DSN) selects deploy/postgres/dagster.yaml, else deploy/dagster.yaml
+    prepared = prepare_dagster_home(home)
+    os.environ.update(prepared.environment)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -54,11 +55,14 @@ class IngestionOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    check_warnings: list[str] = field(default_factory=list)  # WARN-severity checks: reported, not fatal
 
 
 def execute_partition(job, instance, partition_key, outcome: IngestionOutcome, label: str, tags=None) -> bool:
     """One in-process run of ``job`` for one partition; failures and check results go to ``outcome``."""
-    from dagster import DagsterEventType
+    from dagster import AssetCheckSeverity, DagsterEventType
+
+    from jackpot_pipeline.defs.runs import step_failure_message
 
     result = job.execute_in_process(
         instance=instance, partition_key=partition_key, raise_on_error=False,
@@ -69,6 +73,8 @@ def execute_partition(job, instance, partition_key, outcome: IngestionOutcome, l
             evaluation = event.event_specific_data
             if evaluation.passed:
                 outcome.checks_passed += 1
+            elif evaluation.severity == AssetCheckSeverity.WARN:
+                outcome.check_warnings.append(f"{label}: {evaluation.check_name} ({evaluation.description or 'warning'})")
             else:
                 outcome.checks_failed.append(f"{label}: {evaluation.check_name}")
     if not result.success:
@@ -171,7 +177,10 @@ def model(settings: Settings, instance, outcome: IngestionOutcome, *, log=print)
         version, metadata = latest_metadata(instance, asset_name, key)
         return (metadata.get("input_data_versions") if version else None), metadata
 
-    jobs = {name: defs.resolve_job_def(name) for name in ("walk_forward_job", "calibration_job", "match_predictions_job")}
+    jobs = {
+        name: defs.resolve_job_def(name)
+        for name in ("walk_forward_job", "calibration_job", "match_predictions_job", "validation_reports_job", "weekly_summary_job")
+    }
     modelable = [p for p in partitions if p.season in order.get(p.league, [])]
     for position, partition in enumerate(modelable, start=1):
         window = training_window(order[partition.league], partition.season, config.previous_seasons)
@@ -192,7 +201,8 @@ def model(settings: Settings, instance, outcome: IngestionOutcome, *, log=print)
         if modeled.refitted or latest_metadata(instance, "calibration_curves", season)[0] is None:
             if execute_partition(jobs["calibration_job"], instance, season, outcome, f"calibration {season}"):
                 modeled.calibrated.append(season)
-    for partition in modelable:
+    log(f"calibration: {len(modeled.calibrated)} season(s) refitted")
+    for position, partition in enumerate(modelable, start=1):
         inputs = current("uncalibrated_predictions", [partition.partition_key]) | current("calibration_curves", [partition.season])
         recorded, _ = recorded_inputs("match_predictions", partition.partition_key)
         if recorded == inputs:
@@ -200,23 +210,30 @@ def model(settings: Settings, instance, outcome: IngestionOutcome, *, log=print)
         key = MultiPartitionKey({"league": partition.league, "season": partition.season})
         if execute_partition(jobs["match_predictions_job"], instance, key, outcome, f"predictions {partition.partition_key}"):
             modeled.predicted.append(partition.partition_key)
+    log(f"match predictions: {len(modeled.predicted)} partition(s) rewritten")
+    reported = 0
+    for partition in modelable:
+        if partition.partition_key in modeled.predicted or latest_metadata(instance, "validation_reports", partition.partition_key)[0] is None:
+            key = MultiPartitionKey({"league": partition.league, "season": partition.season})
+            reported += execute_partition(jobs["validation_reports_job"], instance, key, outcome, f"validation {partition.partition_key}")
+    if reported or latest_metadata(instance, "validation_summary", None)[0] is None:
+        execute_partition(jobs["weekly_summary_job"], instance, None, outcome, "validation summary")
     log(f"modeling: {len(modeled.refitted)} refitted, {modeled.unchanged} unchanged, "
-        f"{len(modeled.calibrated)} season calibration(s), {len(modeled.predicted)} prediction partition(s)")
+        f"{len(modeled.calibrated)} season calibration(s), {len(modeled.predicted)} prediction partition(s), "
+        f"{reported} validation report(s)")
     return modeled
 
 
-def step_failure_message(result) -> str:
-    """The user-facing error of a failed in-process run: the innermost cause, not Dagster's wrapper."""
-    from dagster import DagsterEventType
+def publish(settings: Settings, instance, outcome: IngestionOutcome, *, log=print) -> None:
+    """With JACKPOT_PG_DSN set: every partition whose DuckDB version is not yet in PostgreSQL."""
+    from jackpot_pipeline.defs.publish import postgres_enabled, publish_changed
+    from jackpot_pipeline.definitions import build_definitions
 
-    failure = next((e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE), None)
-    if failure is None:
-        return "run failed before any step ran"
-    error = failure.event_specific_data.error
-    # skip Dagster's wrappers; the first error of ours (or of a library) says what went wrong
-    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-        error = error.cause
-    return error.message.strip()
+    if not postgres_enabled():
+        return
+    published = publish_changed(build_definitions(settings), settings, instance, run_config=QUIET_RUN_CONFIG)
+    outcome.failed.update({f"publish {key}": message for key, message in published.failed.items()})
+    log(f"postgres: {len(published.published)} partition(s) published, {len(published.failed)} failed")
 
 
 def print_summary(settings: Settings, outcome: IngestionOutcome | None = None) -> None:
@@ -245,12 +262,15 @@ def print_summary(settings: Settings, outcome: IngestionOutcome | None = None) -
     if outcome is not None:
         print(
             f"\ningested {len(outcome.ingested)} partition(s), {len(outcome.unchanged)} unchanged, "
-            f"{len(outcome.failed)} failed; checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed"
+            f"{len(outcome.failed)} failed; checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed, "
+            f"{len(outcome.check_warnings)} warning(s)"
         )
         for key, message in outcome.failed.items():
             print(f"  FAILED {key}: {message}")
         for failure in outcome.checks_failed:
             print(f"  CHECK FAILED {failure}")
+        for warning in outcome.check_warnings:
+            print(f"  warning: {warning}")
 
 
 def command_run(settings: Settings, fetch: bool = True) -> int:
@@ -262,6 +282,7 @@ def command_run(settings: Settings, fetch: bool = True) -> int:
     with DagsterInstance.get() as instance:
         outcome = ingest(settings, instance)
         model(settings, instance, outcome)
+        publish(settings, instance, outcome)
     print_summary(settings, outcome)
     return 1 if outcome.failed or outcome.checks_failed else 0
 

@@ -12,7 +12,15 @@ from dagster import (
 from jackpot_pipeline.defs.ingestion.assets import ingest_league_season, teams
 from jackpot_pipeline.defs.ingestion.sensors import ingest_job, new_csv_sensor
 from jackpot_pipeline.defs.modeling.assets import modeling_assets
+from jackpot_pipeline.defs.publish import postgres_enabled, publish_assets, publish_jobs, publish_resources
 from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseIOManager, WarehouseResource
+from jackpot_pipeline.defs.validation import (
+    validation_assets,
+    validation_checks,
+    validation_jobs,
+    validation_schedules,
+    validation_sensors,
+)
 from jackpot_pipeline.settings import Settings, load_settings
 
 teams_job = define_asset_job("teams_job", selection=["teams"], description="Rebuild the team-name registry.")
@@ -23,6 +31,9 @@ walk_forward_job = define_asset_job(
 calibration_job = define_asset_job("calibration_job", selection=["calibration_curves"], description="Calibration maps of one season.")
 match_predictions_job = define_asset_job(
     "match_predictions_job", selection=["match_predictions"], description="Sets A-G and market rows of one league × season."
+)
+validation_reports_job = define_asset_job(
+    "validation_reports_job", selection=["validation_reports"], description="Validation report of one league × season."
 )
 
 # Runs of new_csv_sensor flow downstream through declarative automation (FOLLOW_UPSTREAM on the
@@ -46,7 +57,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Local (DuckDB) definitions; with JACKPOT_PG_DSN set, plus the assets publishing to PostgreSQL."""
     settings = settings or load_settings()
+    publishing = postgres_enabled()
     return Definitions(
         assets=[
             ingest_league_season,
@@ -56,10 +69,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 automation_condition=AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
             ),
             *modeling_assets,
+            *validation_assets,
+            *(publish_assets if publishing else []),
         ],
-        jobs=[ingest_job, teams_job, walk_forward_job, calibration_job, match_predictions_job],
-        sensors=[new_csv_sensor, downstream_automation],
-        resources=build_resources(settings),
+        asset_checks=[*validation_checks],
+        jobs=[ingest_job, teams_job, walk_forward_job, calibration_job, match_predictions_job, validation_reports_job,
+              *validation_jobs, *(publish_jobs if publishing else [])],
+        schedules=[*validation_schedules],
+        sensors=[new_csv_sensor, downstream_automation, *validation_sensors],
+        resources={**build_resources(settings), **(publish_resources(settings) if publishing else {})},
     )
 
 

@@ -44,6 +44,9 @@ import pandas as pd
 
 from jackpot_pipeline.model.metrics import (
     OUTCOME_LABELS,
+    brier_score_per_match,
+    log_loss_per_match,
+    ranked_probability_score_per_match,
     reliability_curve,
 )
 from jackpot_pipeline.sources.leagues import SeasonError, season_window
@@ -88,6 +91,7 @@ __all__ = [
     "registry_state",
     "active_versions",
     "training_run_rows",
+    "registry_statuses",
     "assert_append_only",
     "json_safe",
     "RELIABILITY_COLUMNS",
@@ -159,23 +163,14 @@ def score_predictions(predictions: pd.DataFrame, *, min_season_match_index: int 
     ).astype(np.int64)
     probs = frame[list(PROB_COLUMNS)].to_numpy(dtype=np.float64, na_value=np.nan)
     has_probs = np.isfinite(probs).all(axis=1)
-    indicator = np.zeros_like(probs)
-    indicator[np.arange(len(frame)), outcome] = 1.0
-    gap = probs - indicator
-    cumulative = np.cumsum(gap, axis=1)[:, :2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        chosen = probs[np.arange(len(frame)), outcome] if len(frame) else np.empty(0)
-        log_loss = -np.log(chosen)
-    nan = np.full(len(frame), np.nan)
-    frame = frame.assign(
-        outcome=outcome,
-        has_probs=has_probs,
-        rps=np.where(has_probs, (cumulative**2).sum(axis=1) / 2.0, nan),
-        brier=np.where(has_probs, (gap**2).sum(axis=1), nan),
-        log_loss=np.where(has_probs, log_loss, nan),
-        correct=np.where(has_probs, (probs.argmax(axis=1) == outcome).astype(float) if len(frame) else nan, nan),
-    )
-    return frame
+    scores = {name: np.full(len(frame), np.nan) for name in ("rps", "brier", "log_loss", "correct")}
+    if has_probs.any():
+        usable, observed = probs[has_probs], outcome[has_probs]
+        scores["rps"][has_probs] = ranked_probability_score_per_match(usable, observed)
+        scores["brier"][has_probs] = brier_score_per_match(usable, observed)
+        scores["log_loss"][has_probs] = log_loss_per_match(usable, observed)
+        scores["correct"][has_probs] = usable.argmax(axis=1) == observed
+    return frame.assign(outcome=outcome, has_probs=has_probs, **scores)
 
 
 def _mean_and_se(values: np.ndarray) -> tuple[float, float]:
@@ -1021,21 +1016,23 @@ def register_candidates(
     return new.astype({"event_id": "int64"}), decisions
 
 
-def assert_append_only(before: pd.DataFrame, after: pd.DataFrame, key: str = "event_id") -> None:
-    """Raise AssertionError unless every row of ``before`` is in ``after`` unchanged."""
+def assert_append_only(before: pd.DataFrame | None, after: pd.DataFrame, key: str | Sequence[str] = "event_id") -> None:
+    """Raise AssertionError unless every row of ``before`` is in ``after`` unchanged (rows matched on
+    ``key``, one column or several)."""
     if before is None or before.empty:
         return
-    merged = before.merge(after, on=key, how="left", suffixes=("", "_after"), indicator=True)
+    keys = [key] if isinstance(key, str) else list(key)
+    merged = before.merge(after, on=keys, how="left", suffixes=("", "_after"), indicator=True)
     lost = merged["_merge"] != "both"
     if lost.any():
-        raise AssertionError(f"rows {merged.loc[lost, key].tolist()[:5]} of the history are gone")
+        raise AssertionError(f"rows {merged.loc[lost, keys].values.tolist()[:5]} of the history are gone")
     for column in before.columns:
-        if column == key:
+        if column in keys:
             continue
         old, new = merged[column], merged[f"{column}_after"]
         changed = ~((old == new) | (old.isna() & new.isna()))
         if changed.any():
-            raise AssertionError(f"column {column} of rows {merged.loc[changed, key].tolist()[:5]} was rewritten")
+            raise AssertionError(f"column {column} of rows {merged.loc[changed, keys].values.tolist()[:5]} was rewritten")
 
 
 def training_run_rows(
@@ -1043,21 +1040,21 @@ def training_run_rows(
     *,
     run_id: str,
     recorded_at: dt.datetime,
-    decisions: Mapping[str, PromotionDecision | None] | None = None,
+    statuses: Mapping[str, str] | None = None,
     n_partitions: Mapping[str, int] | None = None,
     objective: str,
 ) -> pd.DataFrame:
-    """Audit rows: one per league and run, what it was trained on and how it scored."""
+    """Audit rows: one per league and run, what it was trained on and how it scored. ``statuses``:
+    {league: what the registry did with the candidate}, e.g. from :func:`registry_statuses`."""
     rows = []
     for candidate in candidates:
-        decision = (decisions or {}).get(candidate.league)
         seasons = list((candidate.metrics.get("seasons") or {}).keys())
         rows.append({
             "run_id": run_id,
             "recorded_at": pd.Timestamp(recorded_at),
             "league": candidate.league,
             "model_version": candidate.model_version,
-            "registry_status": decision.status if decision is not None else "unchanged",
+            "registry_status": (statuses or {}).get(candidate.league, "not registered"),
             "objective": objective,
             "code_version": candidate.code_version,
             "parameters": _dumps(candidate.parameters),
@@ -1073,6 +1070,22 @@ def training_run_rows(
     return frame.astype({"n_partitions": "int64", "n_matches": "int64"}) if len(frame) else frame
 
 
+def registry_statuses(
+    candidates: Sequence[ModelVersion], decisions: Mapping[str, PromotionDecision | None], registry: pd.DataFrame | None
+) -> dict[str, str]:
+    """{league: the candidate version's status in the registry after this run} (active, archived or
+    failed). For a version registered earlier it is its current status; whether a run registered the
+    version itself shows in the registry (its 'registered' row carries the run id)."""
+    state = registry_state(registry)
+    current = dict(zip(zip(state["league"], state["model_version"], strict=True), state["status"], strict=True))
+    statuses = {}
+    for candidate in candidates:
+        decision = decisions.get(candidate.league)
+        fallback = decision.status if decision is not None else "unknown"
+        statuses[candidate.league] = current.get((candidate.league, candidate.model_version), fallback)
+    return statuses
+
+
 def objective_text(parameters: Mapping[str, Any]) -> str:
     """A one-line description of the fitted objective from walk-forward settings."""
     dc = parameters.get("dixon_coles", {}) if isinstance(parameters, Mapping) else {}
@@ -1081,15 +1094,6 @@ def objective_text(parameters: Mapping[str, Any]) -> str:
         f"(xi={dc.get('xi')}/day, shrinkage={dc.get('shrinkage')}, previous_seasons={parameters.get('previous_seasons')}, "
         f"min_training_matches={parameters.get('min_training_matches')})"
     )
-
-
-@dataclass(frozen=True)
-class FreshnessRow:
-    league: str
-    last_match_date: dt.date | None
-    latest_snapshot_date: dt.date | None
-    days_behind: int | None
-    stale: bool
 
 
 def data_freshness(

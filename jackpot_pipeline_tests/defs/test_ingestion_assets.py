@@ -8,7 +8,7 @@ from dagster import AssetKey, DagsterEventType, MultiPartitionKey, asset, instan
 from dagster._check import CheckError
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
-from jackpot_pipeline.cli import step_failure_message
+from jackpot_pipeline.defs.runs import step_failure_message
 from jackpot_pipeline.defs.ingestion.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseIOManager
 from jackpot_pipeline.sources.catalog import partitions_of_file

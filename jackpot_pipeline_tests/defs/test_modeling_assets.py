@@ -77,7 +77,7 @@ def test_predictions_for_every_match_with_lineage(workspace):
 
 
 def test_empty_combination_and_missing_calibration(workspace):
-    from jackpot_pipeline.cli import step_failure_message
+    from jackpot_pipeline.defs.runs import step_failure_message
 
     workspace.copy("mmz4281/2324/E0.csv", "mmz4281/2324/SP1.csv")
     assert workspace.ingest("E0", "2324").success and workspace.ingest("SP1", "2324").success

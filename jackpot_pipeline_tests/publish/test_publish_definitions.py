@@ -16,7 +16,7 @@ from jackpot_pipeline.defs.publish import (
     publish_resources,
     published_leagues,
 )
-from jackpot_pipeline.defs.publish.assets import published_ingestion_logs, published_matches
+from jackpot_pipeline.defs.publish.assets import FOLLOW_UPSTREAM, published_ingestion_logs, published_matches
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline_tests.publish.conftest import publishing_definitions
 
@@ -80,3 +80,8 @@ def test_publish_changed_publishes_what_postgres_lacks(workspace, database, monk
     second = publish_changed(defs, workspace.settings, workspace.instance, dsn=database.dsn, log=lines.append)
     assert (second.published, second.unchanged, second.catalog) == ([], 1, False)
     assert lines[-1] == "publish: 1 partition(s) in DuckDB, 0 to publish to PostgreSQL"
+
+
+def test_publishing_follows_upstream_materialisations():
+    for asset in publish_assets:
+        assert asset.automation_conditions_by_key[asset.key] == FOLLOW_UPSTREAM

@@ -167,7 +167,8 @@ def test_reports_summary_and_registry_on_a_stand_in(shared_data, warehouse):
         register()
         assert sql(database, "SELECT count(*) n FROM model_registry")["n"][0] == 1
         runs = sql(database, "SELECT * FROM training_runs ORDER BY recorded_at")
-        assert len(runs) == 2 and runs["registry_status"].tolist() == ["active", "unchanged (active)"]
+        assert len(runs) == 2 and runs["registry_status"].tolist() == ["active", "active"]
+        assert runs["run_id"].tolist()[0] == first["run_id"][0] != runs["run_id"].tolist()[1]
 
         # a worse model (A pulled towards uniform) is a new version that the gate archives
         def predict(blur: float) -> None:
@@ -187,6 +188,8 @@ def test_reports_summary_and_registry_on_a_stand_in(shared_data, warehouse):
         register()
         registry = sql(database, "SELECT * FROM model_registry ORDER BY event_id")
         assert registry["status"].tolist() == ["active", "archived", "failed"] and "critical health" in registry["reason"][2]
+        audit = sql(database, "SELECT registry_status FROM training_runs ORDER BY recorded_at")["registry_status"].tolist()
+        assert audit == ["active", "active", "archived", "failed"]
 
         # the original model again: an already registered version, so nothing new
         predict(0.0)

@@ -9,7 +9,8 @@ Ticket analysis per probability set (exact, see :mod:`jackpot_pipeline.jackpots.
   of correct picks, P(all correct), P(at least k) for the jackpot and two bonus tiers (n, n-1, n-2)
   and the expected number correct;
 * ``optimised``: the ticket with the highest P(all correct) the budget allows (doubles/triples/lines),
-  with the same figures. Default budget: 3 doubles and 1 triple (12 lines); see ``TicketBudgetConfig``.
+  with the same figures. Default budget: 3 doubles and 1 triple (at most 24 lines); see
+  ``TicketBudgetConfig``.
 """
 
 from __future__ import annotations

@@ -456,9 +456,9 @@ def _predict_fixture(
         else:
             probs, source = base_rates_for(league, kickoff)
         sets = _constant_sets(probs, odds, mode, source, warnings)
-        context["dixon_coles"] = None
-        context["calibration"] = None
-        return FixturePrediction(resolved, league, season, mode, snapshot, None, None, None, odds, market,
+        # no model is used, so no model version is recorded (a snapshot may exist for the league)
+        context.update(snapshot=None, dixon_coles=None, calibration=None)
+        return FixturePrediction(resolved, league, season, mode, None, None, None, None, odds, market,
                                  tuple(warnings), sets, context)
 
     assert snapshot is not None and league is not None and season is not None

@@ -43,8 +43,8 @@ TABLES: Final[dict[str, str]] = {
             card_sha256 VARCHAR NOT NULL,
             card_json VARCHAR NOT NULL,           -- the card as read (JSON card format + positions)
             n_fixtures INTEGER NOT NULL,
-            model_versions VARCHAR NOT NULL,      -- JSON {"E0|2324@2024-05-13": model_version}
-            calibration_versions VARCHAR NOT NULL,  -- JSON {"E0|2324": calibration_version or "none"}
+            model_versions VARCHAR NOT NULL,      -- JSON object: "league|season@as_of" -> model_version
+            calibration_versions VARCHAR NOT NULL,  -- JSON object: "league|season" -> version or "none"
             content_sha256 VARCHAR NOT NULL,      -- sha256 of the prediction rows
             code_version VARCHAR NOT NULL,
             run_id VARCHAR NOT NULL,

@@ -16,8 +16,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from dagster import DagsterEventType, DagsterInstance, Definitions, EnvVar, MultiPartitionKey
+from dagster import DagsterInstance, Definitions, EnvVar, MultiPartitionKey
 
+from jackpot_pipeline.defs.runs import step_failure_message
 from jackpot_pipeline.defs.publish.assets import (
     publish_assets,
     publish_catalog_job,
@@ -130,14 +131,3 @@ def publish_changed(
             outcome.failed["catalog"] = step_failure_message(result)
             log(f"publish catalog FAILED: {outcome.failed['catalog']}")
     return outcome
-
-
-def step_failure_message(result) -> str:
-    """The innermost error of a failed in-process run (the same rule as the CLI's)."""
-    failure = next((e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE), None)
-    if failure is None:
-        return "run failed before any step ran"
-    error = failure.event_specific_data.error
-    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-        error = error.cause
-    return error.message.strip()

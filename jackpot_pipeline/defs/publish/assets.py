@@ -4,7 +4,7 @@ They read DuckDB through ``WarehouseResource`` (pool ``duckdb``: one DuckDB user
 through ``PostgresResource``; each returns a ``MaterializeResult`` with the row counts.
 """
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, asset, define_asset_job
+from dagster import AssetExecutionContext, AutomationCondition, Failure, MaterializeResult, asset, define_asset_job
 
 from jackpot_pipeline.defs.ingestion.partitions import league_season_partitions
 from jackpot_pipeline.defs.publish.resources import PostgresResource
@@ -22,6 +22,9 @@ from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
 
 GROUP = "publish"
 CODE_VERSION = "1"
+# Like the modeling assets: follow every upstream materialisation (the daemon's automation sensor
+# publishes what the sensor ingested); partitions without data must not hold the automation back.
+FOLLOW_UPSTREAM = AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
 
 
 def _metadata(result: PublishResult) -> dict[str, object]:
@@ -46,6 +49,7 @@ def _read(warehouse: WarehouseResource, table: str, league: str, season: str, co
     pool="duckdb",
     group_name=GROUP,
     kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
     code_version=CODE_VERSION,
     description="canonical_matches of the partition in jackpot.matches (upsert on match_id, one transaction).",
 )
@@ -67,6 +71,7 @@ def published_matches(
     pool="duckdb",
     group_name=GROUP,
     kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
     code_version=CODE_VERSION,
     description="ingestion_log of the partition in jackpot.ingestion_logs (delete and insert, one transaction).",
 )
@@ -84,6 +89,7 @@ def published_ingestion_logs(
 @asset(
     group_name=GROUP,
     kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
     code_version=CODE_VERSION,
     description="The league catalogue (codes and names of football-data.co.uk) in jackpot.leagues.",
 )
@@ -99,6 +105,7 @@ def published_leagues(postgres: PostgresResource) -> MaterializeResult:
     pool="duckdb",
     group_name=GROUP,
     kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
     code_version=CODE_VERSION,
     description="The team registry in jackpot.teams and jackpot.team_aliases (one transaction).",
 )

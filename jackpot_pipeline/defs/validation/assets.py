@@ -8,6 +8,7 @@ into their own metadata.
 """
 
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -355,17 +356,13 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
     )
     registry = _append(warehouse, "model_registry", v.REGISTRY_DDL, v.REGISTRY_COLUMNS, new_rows, key="event_id", before=existing)
     state = v.registry_state(registry)
-    status_of = dict(zip(zip(state["league"], state["model_version"], strict=True), state["status"], strict=True))
     runs = v.training_run_rows(
-        candidates, run_id=context.run.run_id, recorded_at=now, decisions=decisions, n_partitions=partitions_used,
+        candidates, run_id=context.run.run_id, recorded_at=now, statuses=v.registry_statuses(candidates, decisions, registry),
+        n_partitions=partitions_used,
         objective=v.objective_text(candidates[0].parameters if candidates else WalkForwardConfig().as_dict()),
     )
-    runs["registry_status"] = [
-        decision.status if decision is not None else f"unchanged ({status_of.get((c.league, c.model_version), '?')})"
-        for c, decision in ((c, decisions.get(c.league)) for c in candidates)
-    ]
     runs_before = _read_table(warehouse, "training_runs", v.TRAINING_RUN_COLUMNS)
-    audit = _append(warehouse, "training_runs", v.TRAINING_RUN_DDL, v.TRAINING_RUN_COLUMNS, runs, key=None, before=runs_before)
+    audit = _append(warehouse, "training_runs", v.TRAINING_RUN_DDL, v.TRAINING_RUN_COLUMNS, runs, key=["run_id", "league"], before=runs_before)
 
     active = state[state["status"] == "active"]
     yield MaterializeResult(
@@ -374,7 +371,7 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
         metadata={
             "events": len(registry),
             "new_events": len(new_rows),
-            "decisions": MetadataValue.json({lg: (d.__dict__ if d is not None else "unchanged") for lg, d in decisions.items()}),
+            "decisions": MetadataValue.json(v.json_safe({lg: (dataclasses.asdict(d) if d is not None else "unchanged") for lg, d in decisions.items()})),
             "active_versions": MetadataValue.json(dict(zip(active["league"], active["model_version"], strict=True))),
             "state": MetadataValue.md(_registry_markdown(state)),
             "as_of": as_of.isoformat(),
@@ -466,7 +463,7 @@ def _read_table(warehouse: WarehouseResource, table: str, columns: list[str]) ->
 
 def _append(
     warehouse: WarehouseResource, table: str, ddl: dict[str, str], columns: list[str], rows: pd.DataFrame,
-    *, key: str | None, before: pd.DataFrame | None,
+    *, key: str | list[str], before: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """INSERT ``rows`` (never UPDATE or DELETE) in one transaction, then check the old rows are intact."""
     schema = warehouse.schema_name
@@ -485,10 +482,9 @@ def _append(
                 connection.execute("ROLLBACK")
                 raise
         after = connection.execute(f"SELECT {', '.join(columns)} FROM {schema}.{table}").df()
-    if key is not None and before is not None:
-        v.assert_append_only(before, after, key=key)
-    elif before is not None and len(after) < len(before) + len(rows):
-        raise AssertionError(f"{table}: {len(before) + len(rows)} rows expected, {len(after)} stored")
+    v.assert_append_only(before, after, key=key)
+    if len(after) != (0 if before is None else len(before)) + len(rows):
+        raise AssertionError(f"{table}: {len(rows)} rows appended to {0 if before is None else len(before)}, {len(after)} stored")
     return after
 
 
