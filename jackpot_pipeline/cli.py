@@ -224,6 +224,15 @@ def model(settings: Settings, instance, outcome: IngestionOutcome, *, log=print)
     return modeled
 
 
+def predict_jackpots(settings: Settings, instance, outcome: IngestionOutcome, *, log=print) -> None:
+    """Finalise every new card in data/jackpots/; refresh exports and validation of finalised ones."""
+    from jackpot_pipeline.defs.jackpots import predict_cards
+    from jackpot_pipeline.definitions import build_definitions
+
+    jackpots = predict_cards(build_definitions(settings), settings, instance, run_config=QUIET_RUN_CONFIG, log=log)
+    outcome.failed.update({f"jackpot {key}": message for key, message in jackpots.failed.items()})
+
+
 def publish(settings: Settings, instance, outcome: IngestionOutcome, *, log=print) -> None:
     """With JACKPOT_PG_DSN set: every partition whose DuckDB version is not yet in PostgreSQL."""
     from jackpot_pipeline.defs.publish import postgres_enabled, publish_changed
@@ -282,9 +291,28 @@ def command_run(settings: Settings, fetch: bool = True) -> int:
     with DagsterInstance.get() as instance:
         outcome = ingest(settings, instance)
         model(settings, instance, outcome)
+        predict_jackpots(settings, instance, outcome)
         publish(settings, instance, outcome)
     print_summary(settings, outcome)
     return 1 if outcome.failed or outcome.checks_failed else 0
+
+
+def command_trace(settings: Settings, jackpot_id: str, fixture: int | None, *, as_json: bool) -> int:
+    import json
+
+    from dagster import DagsterInstance
+
+    from jackpot_pipeline.defs.jackpots import TraceError, format_trace, trace_jackpot
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        try:
+            lineage = trace_jackpot(settings, instance, jackpot_id, fixture)
+        except TraceError as error:
+            print(error, file=sys.stderr)
+            return 1
+    print(json.dumps(lineage, indent=2, sort_keys=True) if as_json else format_trace(lineage))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,12 +328,18 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--seasons", help="override JACKPOT_SEASONS, e.g. 1819-2324")
         if name == "run":
             command.add_argument("--no-fetch", action="store_true", help="ingest what is already in data/raw/")
+    trace = commands.add_parser("trace", help="lineage of a finalised jackpot prediction, down to the raw CSV bytes")
+    trace.add_argument("jackpot_id")
+    trace.add_argument("--fixture", type=int, help="only this fixture (1-based position on the card)")
+    trace.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     settings = _settings_from(args)
     if args.command == "fetch":
         return command_fetch(settings)
     if args.command == "run":
         return command_run(settings, fetch=not args.no_fetch)
+    if args.command == "trace":
+        return command_trace(settings, args.jackpot_id, args.fixture, as_json=args.json)
     print_summary(settings)
     return 0
 

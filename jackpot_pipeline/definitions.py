@@ -11,6 +11,7 @@ from dagster import (
 
 from jackpot_pipeline.defs.ingestion.assets import ingest_league_season, teams
 from jackpot_pipeline.defs.ingestion.sensors import ingest_job, new_csv_sensor
+from jackpot_pipeline.defs.jackpots import jackpot_assets, jackpot_jobs, jackpot_resources, jackpot_sensors
 from jackpot_pipeline.defs.modeling.assets import modeling_assets
 from jackpot_pipeline.defs.publish import postgres_enabled, publish_assets, publish_jobs, publish_resources
 from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseIOManager, WarehouseResource
@@ -70,14 +71,19 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             ),
             *modeling_assets,
             *validation_assets,
+            *jackpot_assets,
             *(publish_assets if publishing else []),
         ],
         asset_checks=[*validation_checks],
         jobs=[ingest_job, teams_job, walk_forward_job, calibration_job, match_predictions_job, validation_reports_job,
-              *validation_jobs, *(publish_jobs if publishing else [])],
+              *validation_jobs, *jackpot_jobs, *(publish_jobs if publishing else [])],
         schedules=[*validation_schedules],
-        sensors=[new_csv_sensor, downstream_automation, *validation_sensors],
-        resources={**build_resources(settings), **(publish_resources(settings) if publishing else {})},
+        sensors=[new_csv_sensor, downstream_automation, *validation_sensors, *jackpot_sensors],
+        resources={
+            **build_resources(settings),
+            **jackpot_resources(settings),
+            **(publish_resources(settings) if publishing else {}),
+        },
     )
 
 

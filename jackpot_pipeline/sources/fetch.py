@@ -29,6 +29,7 @@ from jackpot_pipeline.sources.leagues import (
 
 SNAPSHOT_MANIFEST = ".snapshots.json"
 _TIMEOUT_SECONDS = 60
+_PROBE_TIMEOUT_SECONDS = 15  # season discovery probes up to 12 URLs; a dead network must not stall it for long
 _USER_AGENT = "jackpot-pipeline/0.1 (+football-data.co.uk ingestion)"
 
 
@@ -115,6 +116,8 @@ def write_atomically(path: Path, data: bytes) -> None:
             temp.write(data)
             temp.flush()
             os.fsync(temp.fileno())
+        # mkstemp creates 0600; published files are meant to be read by others (exports, raw data)
+        os.chmod(temp_name, 0o644)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -198,7 +201,7 @@ def available_seasons(
         url = f"{base_url.rstrip('/')}/{source_relpath(main_leagues[0], season)}"
         request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": _USER_AGENT})
         try:
-            with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS):
+            with urllib.request.urlopen(request, timeout=_PROBE_TIMEOUT_SECONDS):
                 found.append(season)
         except (urllib.error.URLError, OSError):
             continue

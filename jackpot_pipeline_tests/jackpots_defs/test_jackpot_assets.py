@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey
 
-from jackpot_pipeline.cli import step_failure_message
+from jackpot_pipeline.defs.runs import step_failure_message
 from jackpot_pipeline.jackpots.cards import load_card
 from jackpot_pipeline_tests.jackpots_defs.conftest import SAMPLE_CARD, SAMPLE_ID
 

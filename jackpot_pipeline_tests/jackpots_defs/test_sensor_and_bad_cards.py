@@ -9,7 +9,7 @@ import shutil
 import pytest
 from dagster import DefaultSensorStatus, SensorResult, build_sensor_context, instance_for_test
 
-from jackpot_pipeline.cli import step_failure_message
+from jackpot_pipeline.defs.runs import step_failure_message
 from jackpot_pipeline.defs.jackpots import JackpotFilesResource, jackpot_card_sensor
 from jackpot_pipeline.jackpots.cards import CardError, load_card
 from jackpot_pipeline_tests.jackpots_defs.conftest import SAMPLE_CARD, SAMPLE_ID, empty_workspace

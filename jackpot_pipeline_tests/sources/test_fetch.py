@@ -35,6 +35,7 @@ def test_fetch_reports_new_unchanged_changed_and_missing(shared_data, shared_bas
     for relpath in first.new:  # byte for byte
         assert (raw / relpath).read_bytes() == (shared_data / relpath).read_bytes()
     assert not [p for p in raw.rglob("*.part")]  # no temp file left behind
+    assert (raw / "new/USA.csv").stat().st_mode & 0o777 == 0o644
 
     stamp = (raw / "new/USA.csv").stat().st_mtime_ns
     second = fetch_files(files, raw)

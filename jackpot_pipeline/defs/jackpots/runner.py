@@ -11,6 +11,7 @@ from dagster import DagsterInstance, Definitions
 from jackpot_pipeline.defs.jackpots.partitions import jackpot_partitions
 from jackpot_pipeline.defs.jackpots.sensors import TAG_CARD_PATH, TAG_CARD_SHA256, jackpot_job, jackpot_refresh_job
 from jackpot_pipeline.defs.jackpots.store import table_exists
+from jackpot_pipeline.defs.runs import step_failure_message
 from jackpot_pipeline.jackpots.cards import load_cards
 from jackpot_pipeline.settings import Settings
 
@@ -49,8 +50,6 @@ def predict_cards(
     runs ``jackpot_job`` and is refused with the reason (in ``failed``). ``defs`` must hold the jackpot
     assets and jobs (see ``jackpot_pipeline.defs.jackpots``).
     """
-    from jackpot_pipeline.cli import step_failure_message  # the CLI imports this module lazily too
-
     outcome = JackpotOutcome()
     cards, errors = load_cards(settings.jackpots_dir)
     for error in errors:
