@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline.defs.jackpots.predict import (
+from jackpot_pipeline.jackpots.predict import (
     Snapshot,
     confidence_label,
     entropy_bits,

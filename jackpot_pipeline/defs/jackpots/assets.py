@@ -31,7 +31,7 @@ from dagster import (
 
 from jackpot_pipeline.defs.jackpots.export_payload import export_payload, export_table, probabilities_by_set
 from jackpot_pipeline.defs.jackpots.partitions import jackpot_partitions
-from jackpot_pipeline.defs.jackpots.predict import (
+from jackpot_pipeline.jackpots.predict import (
     GLOBAL_PRIOR,
     CardPrediction,
     Snapshot,

@@ -15,7 +15,7 @@ from typing import Any, Final
 import duckdb
 import pandas as pd
 
-from jackpot_pipeline.defs.jackpots.predict import PREDICTION_COLUMNS
+from jackpot_pipeline.jackpots.predict import PREDICTION_COLUMNS
 
 __all__ = [
     "JACKPOT_COLUMNS",
