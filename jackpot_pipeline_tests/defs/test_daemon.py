@@ -15,18 +15,10 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
+from jackpot_pipeline_tests.waiting import wait_for
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def finished_runs(home: Path, job_name: str | None = "ingest_job") -> list:

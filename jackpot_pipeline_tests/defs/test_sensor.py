@@ -80,5 +80,6 @@ def test_sensor_is_running_by_default(workspace):
     from dagster import DefaultSensorStatus
 
     assert new_csv_sensor.default_status == DefaultSensorStatus.RUNNING
-    assert workspace.defs().get_sensor_def("new_csv_sensor").job_name == "ingest_job"
+    (sensor,) = [sensor for sensor in workspace.defs().sensors if sensor.name == "new_csv_sensor"]
+    assert sensor.job_name == "ingest_job"
     assert isinstance(workspace.instance, DagsterInstance)

@@ -23,6 +23,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from jackpot_pipeline_tests.jackpots_defs.conftest import SAMPLE_CARD, SAMPLE_ID
 from jackpot_pipeline_tests.jackpots_defs.test_sensor_and_bad_cards import bad_card_bytes
+from jackpot_pipeline_tests.waiting import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
@@ -32,16 +33,6 @@ def jackpot_runs(home: Path, statuses=None) -> list:
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         runs = instance.get_runs(RunsFilter(job_name="jackpot_job", statuses=statuses or []))
         return runs
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_daemon_adds_the_partition_and_runs_the_good_card_once(tmp_path, modeled):

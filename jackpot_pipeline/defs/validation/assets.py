@@ -67,12 +67,13 @@ FRESHNESS_COLUMNS = ["league", "last_match_date", "latest_snapshot_date", "days_
 class HealthSettings(Config):
     """Thresholds of :class:`jackpot_pipeline.model.validation.HealthThresholds`."""
 
-    reference_set: str = "market_pre"
-    rps_gap_warning: float = 0.008
-    rps_gap_critical: float = 0.015
-    ece_excess_warning: float = 0.015
-    ece_excess_critical: float = 0.03
-    min_matches: int = 100
+    # defaults come from the core, so the two can never disagree
+    reference_set: str = v.HealthThresholds.reference_set
+    rps_gap_warning: float = v.HealthThresholds.rps_gap_warning
+    rps_gap_critical: float = v.HealthThresholds.rps_gap_critical
+    ece_excess_warning: float = v.HealthThresholds.ece_excess_warning
+    ece_excess_critical: float = v.HealthThresholds.ece_excess_critical
+    min_matches: int = v.HealthThresholds.min_matches
 
     def thresholds(self) -> v.HealthThresholds:
         return v.HealthThresholds(
