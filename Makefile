@@ -8,12 +8,12 @@ PYTEST_WORKERS ?= 2
 .PHONY: install run test dev bench check-defs clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@
+	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
 
 # (Re)writes $(DAGSTER_HOME)/dagster.yaml from deploy/ on every call: JACKPOT_INSTANCE may have changed.
 install: $(VENV)/.installed
@@ -32,7 +32,7 @@ check-defs: install
 	$(BIN)/dg check defs
 
 bench: install
-	$(BIN)/python -m jackpot_pipeline_tests.benchmarks
+	@$(BIN)/python -m jackpot_pipeline_tests.benchmarks
 
 clean:
 	rm -rf $(VENV) .dagster/*.db .dagster/storage .dagster/history .dagster/schedules data/warehouse.duckdb

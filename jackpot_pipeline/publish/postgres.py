@@ -542,3 +542,526 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+# --- the modelled tables -------------------------------------------------------------------------
+#
+# Tables whose rows carry a generated identity key (predictions, calibration_data, validation_results)
+# are synchronised on their natural key: rows no longer in the frame are deleted, changed rows updated
+# (only when a value differs), new rows inserted. An unchanged republish therefore writes nothing and
+# keeps identities and created_at stamps, and republishing never duplicates.
+
+SNAPSHOT_COLUMNS = (
+    "league", "season", "as_of_date", "team", "model_version", "attack", "defence", "home_advantage", "intercept",
+    "rho", "xi", "shrinkage", "is_promoted", "matches_used", "effective_weight", "log_likelihood", "converged",
+    "iterations",
+)
+MATCH_PREDICTION_COLUMNS = (
+    "match_id", "set_id", "prob_home", "prob_draw", "prob_away", "lambda_home", "lambda_away", "edge_home",
+    "edge_draw", "edge_away", "kelly_home", "kelly_draw", "kelly_away", "snapshot_as_of", "model_version",
+    "calibration_version", "flags",
+)
+PROBABILITY_COLUMNS = ("prob_home", "prob_draw", "prob_away")
+CALIBRATION_COLUMNS = (
+    "season", "league", "scope", "method", "calibration_version", "trained_on_start", "trained_on_end", "cutoff_date",
+    "n_train", "n_league_rows", "candidate_scores", "calibrator", "stacked_pool", "isotonic_bins", "flags",
+)
+VALIDATION_COLUMNS = (
+    "league", "season", "set_id", "n", "n_missing", "rps", "rps_se", "brier", "log_loss", "log_loss_se", "ece",
+    "ece_noise", "accuracy", "n_paired_market_pre", "rps_diff_market_pre", "rps_diff_market_pre_se",
+    "log_loss_diff_market_pre", "log_loss_diff_market_pre_se", "n_paired_market_close", "rps_diff_market_close",
+    "rps_diff_market_close_se", "log_loss_diff_market_close", "log_loss_diff_market_close_se", "health",
+    "health_reasons",
+)
+MODEL_COLUMNS = (
+    "model_version", "league", "parameters", "training_start", "training_end", "metrics", "status", "reason",
+    "code_version", "evaluation_season", "input_data_versions", "created_at",
+)
+TRAINING_RUN_COLUMNS = (
+    "run_id", "model_version", "league", "recorded_at", "registry_status", "objective", "code_version", "parameters",
+    "data_start", "data_end", "seasons", "n_partitions", "n_matches", "metrics",
+)
+
+
+def split_flags(value: object) -> list[str]:
+    """DuckDB's comma-separated flags text as the ``text[]`` the schema uses ('' or NULL: no flags)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value if not _is_missing(v) and str(v)]
+    if _is_missing(value):
+        return []
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _stage(connection: psycopg.Connection, table: str, frame: pd.DataFrame) -> tuple[sql.Identifier, dict[str, Column]]:
+    """COPY ``frame`` into a temporary table with ``table``'s column types (dropped at commit)."""
+    catalog = table_columns(connection, table)
+    unknown = [c for c in frame.columns if c not in catalog]
+    if unknown:
+        raise PublishError(f"{SCHEMA}.{table} has no column(s) {unknown}")
+    stage = sql.Identifier(f"stage_{table}")
+    column_list = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+    connection.execute(
+        sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, column_list, sql.Identifier(SCHEMA, table))
+    )
+    with connection.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, column_list)) as copy:
+        for row in _rows(frame, [catalog[c] for c in frame.columns]):
+            copy.write_row(row)
+    return stage, catalog
+
+
+def _same_key(keys: Sequence[str]) -> sql.Composable:
+    """s.key = t.key, NULLs equal, in a form PostgreSQL can hash (IS NOT DISTINCT FROM cannot)."""
+    parts = []
+    for k in keys:
+        s, t = sql.Identifier("s", k), sql.Identifier("t", k)
+        parts.append(sql.SQL("({} IS NULL) = ({} IS NULL) AND coalesce({}::text, '') = coalesce({}::text, '')").format(s, t, s, t))
+    return sql.SQL(" AND ").join(parts)
+
+
+def _sync(
+    connection: psycopg.Connection,
+    table: str,
+    frame: pd.DataFrame,
+    scope: sql.Composable,
+    scope_values: Sequence[object],
+    keys: Sequence[str],
+    *,
+    delete_missing: bool = True,
+    update: bool = True,
+    stage: sql.Identifier | None = None,
+    stage_filter: sql.Composable = sql.SQL("true"),
+) -> tuple[int, int, int]:
+    """Make the rows of ``table`` matching ``scope`` (a condition on alias ``t``) equal ``frame`` on
+    ``keys``: (inserted, updated, deleted). Runs inside the caller's transaction."""
+    if stage is None:
+        stage, _ = _stage(connection, table, frame)
+    target = sql.Identifier(SCHEMA, table)
+    columns = list(frame.columns)
+    column_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    same_key = _same_key(keys)
+    deleted = updated = 0
+    if delete_missing:
+        deleted = connection.execute(
+            sql.SQL("DELETE FROM {} AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
+                target, scope, stage, same_key),
+            list(scope_values),
+        ).rowcount
+    others = [c for c in columns if c not in keys]
+    if update and others:
+        updated = connection.execute(
+            sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE {} AND {} AND {} AND ({}) IS DISTINCT FROM ({})").format(
+                target,
+                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("s", c)) for c in others),
+                stage, scope, stage_filter, same_key,
+                sql.SQL(", ").join(sql.Identifier("t", c) for c in others),
+                sql.SQL(", ").join(sql.Identifier("s", c) for c in others),
+            ),
+            list(scope_values),
+        ).rowcount
+    inserted = connection.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS s WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE {} AND {})").format(
+            target, column_list, sql.SQL(", ").join(sql.Identifier("s", c) for c in columns), stage, stage_filter,
+            target, scope, same_key),
+        list(scope_values),
+    ).rowcount
+    return inserted, updated, deleted
+
+
+def _add_teams(connection: psycopg.Connection, stage: sql.Identifier, pairs: Sequence[tuple[str, str]]) -> None:
+    """Teams named by a staged table (league column + team columns) that jackpot.teams lacks: foreign keys."""
+    selects = sql.SQL(" UNION ").join(
+        sql.SQL("SELECT {}, {} FROM {} WHERE {} IS NOT NULL AND {} IS NOT NULL").format(
+            sql.Identifier(league), sql.Identifier(team), stage, sql.Identifier(league), sql.Identifier(team))
+        for league, team in pairs
+    )
+    connection.execute(
+        sql.SQL("INSERT INTO {} (league, team) {} ON CONFLICT DO NOTHING").format(sql.Identifier(SCHEMA, "teams"), selects)
+    )
+
+
+def publish_team_strength_snapshots(
+    connection: psycopg.Connection, snapshots: pd.DataFrame, league: str, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One partition of DuckDB ``team_strength_snapshots`` (upsert on the primary key, one transaction).
+    Teams and the league are added first when missing (foreign keys)."""
+    partition = {"league": league, "season": season}
+    frame = snapshots[list(SNAPSHOT_COLUMNS)]
+
+    def add_parents(stage: sql.Identifier) -> None:
+        _add_leagues(connection, [league])
+        _add_teams(connection, stage, [("league", "team")])
+
+    with connection.transaction():
+        _begin(connection, "team_strength_snapshots", partition, role)
+        return _publish_in_transaction(
+            connection, "team_strength_snapshots", frame, partition, mode="upsert", key_columns=None,
+            before_write=None, after_stage=add_parents,
+        )
+
+
+def match_prediction_rows(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """DuckDB ``match_predictions`` rows as ``jackpot.predictions`` rows, and how many were skipped:
+    rows without probabilities (market rows of matches without odds) cannot satisfy the table's CHECKs."""
+    usable = predictions[list(PROBABILITY_COLUMNS)].notna().all(axis=1)
+    frame = predictions.loc[usable, list(MATCH_PREDICTION_COLUMNS)].copy()
+    frame["flags"] = [split_flags(value) for value in frame["flags"]]
+    return frame.reset_index(drop=True), int((~usable).sum())
+
+
+def publish_match_predictions(
+    connection: psycopg.Connection, predictions: pd.DataFrame, league: str, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One league × season of DuckDB ``match_predictions`` into ``jackpot.predictions`` (match rows,
+    ``jackpot_id`` NULL), synchronised on (match_id, set_id) in one transaction. The partition is the
+    published matches of that league and season, so ``jackpot.matches`` must hold them already.
+    ``extra["skipped_without_probabilities"]``: rows left out (see :func:`match_prediction_rows`)."""
+    frame, skipped = match_prediction_rows(predictions)
+    partition = {"league": league, "season": season}
+    matches = sql.Identifier(SCHEMA, "matches")
+    scope = sql.SQL("t.jackpot_id IS NULL AND t.match_id IN (SELECT match_id FROM {} WHERE league = %s AND season = %s)").format(matches)
+    with connection.transaction():
+        _begin(connection, "predictions", partition, role)
+        stage, _ = _stage(connection, "predictions", frame)
+        outside = connection.execute(
+            sql.SQL("SELECT count(*) FROM {} AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS m WHERE m.match_id = s.match_id "
+                    "AND m.league = %s AND m.season = %s)").format(stage, matches),
+            [league, season],
+        ).fetchone()[0]
+        if outside:
+            raise PublishError(
+                f"{outside} prediction row(s) name matches that jackpot.matches does not hold for {league}|{season}: "
+                "publish the matches first")
+        inserted, updated, deleted = _sync(connection, "predictions", frame, scope, [league, season], ["match_id", "set_id"], stage=stage)
+        rows = connection.execute(sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(
+            sql.Identifier(SCHEMA, "predictions"), scope), [league, season]).fetchone()[0]
+    return PublishResult("predictions", partition, rows=rows, inserted=inserted, updated=updated, deleted=deleted,
+                         extra={"skipped_without_probabilities": skipped})
+
+
+def calibration_rows(curves: pd.DataFrame) -> pd.DataFrame:
+    frame = curves[list(CALIBRATION_COLUMNS)].copy()
+    frame["flags"] = [split_flags(value) for value in frame["flags"]]
+    frame["candidate_scores"] = frame["candidate_scores"].where(frame["candidate_scores"].notna(), "{}")
+    return frame.reset_index(drop=True)
+
+
+def publish_calibration_data(
+    connection: psycopg.Connection, curves: pd.DataFrame, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One season of DuckDB ``calibration_curves`` into ``jackpot.calibration_data``, synchronised on
+    (season, league, calibration_version) in one transaction."""
+    frame = calibration_rows(curves)
+    partition = {"season": season}
+    with connection.transaction():
+        _begin(connection, "calibration_data", partition, role)
+        stage, _ = _stage(connection, "calibration_data", frame)
+        outside = connection.execute(sql.SQL("SELECT count(*) FROM {} WHERE season IS DISTINCT FROM %s").format(stage), [season]).fetchone()[0]
+        if outside:
+            raise PublishError(f"{outside} row(s) of the frame for {SCHEMA}.calibration_data lie outside partition {partition}")
+        _add_leagues(connection, sorted({lg for lg in frame["league"] if not _is_missing(lg)}))
+        inserted, updated, deleted = _sync(
+            connection, "calibration_data", frame, sql.SQL("t.season = %s"), [season],
+            ["season", "league", "calibration_version"], stage=stage)
+    return PublishResult("calibration_data", partition, rows=len(frame), inserted=inserted, updated=updated, deleted=deleted)
+
+
+def publish_validation_results(
+    connection: psycopg.Connection, reports: pd.DataFrame, league: str, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One league × season of DuckDB ``validation_reports`` into ``jackpot.validation_results``,
+    synchronised on (league, season, set_id) in one transaction (reliability bins and the report's
+    context columns have no place in the table and stay in DuckDB)."""
+    frame = reports[list(VALIDATION_COLUMNS)].reset_index(drop=True)
+    partition = {"league": league, "season": season}
+    with connection.transaction():
+        _begin(connection, "validation_results", partition, role)
+        return _publish_in_transaction(
+            connection, "validation_results", frame, partition, mode="upsert", key_columns=["league", "season", "set_id"],
+            before_write=None, after_stage=lambda _stage: _add_leagues(connection, [league]),
+        )
+
+
+def model_rows(state: pd.DataFrame) -> pd.DataFrame:
+    """The registry's current state (one row per version, see ``model.validation.registry_state``) as
+    ``jackpot.models`` rows; JSON columns that are NOT NULL there default to ``{}``."""
+    frame = state.copy()
+    frame["created_at"] = frame["created_at"].where(frame["created_at"].notna(), frame["recorded_at"])
+    for column in ("parameters", "metrics"):
+        frame[column] = frame[column].where(frame[column].notna(), "{}")
+    return frame[list(MODEL_COLUMNS)].reset_index(drop=True)
+
+
+def training_run_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    frame = runs[list(TRAINING_RUN_COLUMNS)].copy()
+    frame["metrics"] = frame["metrics"].where(frame["metrics"].notna(), "{}")
+    return frame.reset_index(drop=True)
+
+
+def publish_models(
+    connection: psycopg.Connection, models: pd.DataFrame, runs: pd.DataFrame, *, role: str | None = None,
+) -> tuple[PublishResult, PublishResult]:
+    """The model registry's current state into ``jackpot.models`` and the training-run audit into
+    ``jackpot.training_runs``, in one transaction. Append-only: versions and runs are inserted once and
+    never deleted; a version's row changes only when the registry changed its status (supersession),
+    and versions leaving 'active' are updated before any becomes active (one active per league)."""
+    models, runs = model_rows(models), training_run_rows(runs)
+    with connection.transaction():
+        _begin(connection, "models", None, role)
+        _add_leagues(connection, sorted(set(models["league"]) | set(runs["league"])))
+        stage, _ = _stage(connection, "models", models)
+        everything = sql.SQL("true")
+        updated = 0
+        for becomes_active in (False, True):
+            condition = sql.SQL("s.status = 'active'" if becomes_active else "s.status <> 'active'")
+            updated += _update_models(connection, stage, condition)
+        inserted = _sync(connection, "models", models, everything, [], ["model_version"], delete_missing=False,
+                         update=False, stage=stage)[0]
+        model_rows_now = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, "models"))).fetchone()[0]
+        run_stage, _ = _stage(connection, "training_runs", runs)
+        runs_inserted = _sync(connection, "training_runs", runs, everything, [], ["run_id", "model_version"],
+                              delete_missing=False, update=False, stage=run_stage)[0]
+        run_rows_now = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, "training_runs"))).fetchone()[0]
+    return (
+        PublishResult("models", {}, rows=model_rows_now, inserted=inserted, updated=updated, deleted=0),
+        PublishResult("training_runs", {}, rows=run_rows_now, inserted=runs_inserted, updated=0, deleted=0),
+    )
+
+
+def _update_models(connection: psycopg.Connection, stage: sql.Identifier, condition: sql.Composable) -> int:
+    others = [c for c in MODEL_COLUMNS if c != "model_version"]
+    return connection.execute(
+        sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE t.model_version = s.model_version AND {} AND ({}) IS DISTINCT FROM ({})").format(
+            sql.Identifier(SCHEMA, "models"),
+            sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.Identifier("s", c)) for c in others),
+            stage, condition,
+            sql.SQL(", ").join(sql.Identifier("t", c) for c in others),
+            sql.SQL(", ").join(sql.Identifier("s", c) for c in others),
+        )
+    ).rowcount
+
+
+# --- jackpots ------------------------------------------------------------------------------------
+
+JACKPOT_PREDICTION_COLUMNS = (
+    "jackpot_id", "position", "set_id", "prob_home", "prob_draw", "prob_away", "lambda_home", "lambda_away",
+    "edge_home", "edge_draw", "edge_away", "kelly_home", "kelly_draw", "kelly_away", "snapshot_as_of",
+    "model_version", "calibration_version", "flags",
+)
+FIXTURE_COLUMNS = (
+    "jackpot_id", "position", "home_team", "away_team", "league", "kickoff", "kickoff_utc_offset", "odds_home",
+    "odds_draw", "odds_away", "resolved_home_team", "resolved_away_team",
+)
+
+
+def _utc_offset(text: object) -> dt.timedelta | None:
+    if _is_missing(text):
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(text)).utcoffset()
+    except ValueError:
+        return None
+
+
+def jackpot_fixture_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One ``jackpot.jackpot_fixtures`` row per position of DuckDB ``jackpot_predictions`` (the card's
+    names, kick-off as written with its UTC offset, the operator's odds, the resolved teams)."""
+    first = predictions.sort_values(["position", "set_id"], kind="stable").drop_duplicates("position")
+    frame = pd.DataFrame({
+        "jackpot_id": first["jackpot_id"],
+        "position": first["position"],
+        "home_team": first["home_team_card"],
+        "away_team": first["away_team_card"],
+        "league": first["league"],
+        "kickoff": first["kickoff"],
+        "kickoff_utc_offset": [_utc_offset(text) for text in first["kickoff_text"]],
+        "odds_home": first["odds_home"],
+        "odds_draw": first["odds_draw"],
+        "odds_away": first["odds_away"],
+        "resolved_home_team": first["home_team"],
+        "resolved_away_team": first["away_team"],
+    })
+    return frame.astype({"kickoff_utc_offset": object}).reset_index(drop=True)
+
+
+def jackpot_prediction_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Prediction rows of a jackpot; a fixture priced without the model says how (its fallback mode is a
+    flag), which is what lets such a row go without a model version (migration 0004)."""
+    frame = predictions[list(JACKPOT_PREDICTION_COLUMNS)].copy()
+    modes = predictions["mode"] if "mode" in predictions.columns else pd.Series("model", index=predictions.index)
+    frame["flags"] = [
+        split_flags(value) + ([str(mode)] if mode in ("market_only", "league_prior") and str(mode) not in split_flags(value) else [])
+        for value, mode in zip(frame["flags"], modes, strict=True)
+    ]
+    return frame.reset_index(drop=True)
+
+
+def _version_list(value: object) -> list[str]:
+    if _is_missing(value):
+        return []
+    decoded = json.loads(value) if isinstance(value, str) else value
+    values = decoded.values() if isinstance(decoded, dict) else decoded
+    return sorted({str(v) for v in values if v is not None})
+
+
+def publish_jackpot(
+    connection: psycopg.Connection, jackpot: Mapping[str, Any], predictions: pd.DataFrame, *, role: str | None = None,
+) -> PublishResult:
+    """One finalised jackpot of DuckDB (``jackpots`` row + its ``jackpot_predictions``) into
+    ``jackpot.jackpots``, ``jackpot.jackpot_fixtures`` and ``jackpot.predictions``, in one transaction.
+
+    The owner is the card's owner (the writer role when the card names none). The jackpot is inserted
+    as a draft, its fixtures and predictions added, then it is finalised; the triggers refuse every
+    later change. Republishing a jackpot already finalised in PostgreSQL with the same card (sha256) is
+    a no-op; a different card under the same id is refused (PublishError), never updated.
+    """
+    jackpot_id = str(jackpot["jackpot_id"])
+    partition = {"jackpot_id": jackpot_id}
+    jackpots = sql.Identifier(SCHEMA, "jackpots")
+    fixtures, rows = jackpot_fixture_rows(predictions), jackpot_prediction_rows(predictions)
+    finalised_at = _convert("timestamp with time zone", jackpot["finalised_at"])
+    with connection.transaction():
+        _begin(connection, "jackpots", partition, role)
+        existing = connection.execute(
+            sql.SQL("SELECT status, card_sha256 FROM {} WHERE jackpot_id = %s FOR UPDATE").format(jackpots), [jackpot_id]
+        ).fetchone()
+        if existing is not None and existing[0] == "finalised":
+            if existing[1] != jackpot["card_sha256"]:
+                raise PublishError(
+                    f"jackpot {jackpot_id} is finalised in PostgreSQL with card sha256 {existing[1]}, DuckDB holds "
+                    f"{jackpot['card_sha256']}: finalised jackpots are immutable")
+            n = connection.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE jackpot_id = %s").format(sql.Identifier(SCHEMA, "predictions")), [jackpot_id]
+            ).fetchone()[0]
+            return PublishResult("jackpots", partition, rows=1, inserted=0, updated=0, deleted=0,
+                                 extra={"fixtures": len(fixtures), "predictions": n, "already_finalised": 1})
+        deleted = 0
+        if existing is not None:  # a draft (not written by this pipeline): replaced as a whole
+            deleted = connection.execute(sql.SQL("DELETE FROM {} WHERE jackpot_id = %s").format(jackpots), [jackpot_id]).rowcount
+        connection.execute(
+            sql.SQL(
+                "INSERT INTO {} (jackpot_id, name, operator, owner, status, card_sha256, model_versions, created_at) "
+                "VALUES (%s, %s, %s, coalesce(%s, current_user), 'draft', %s, %s, %s)"
+            ).format(jackpots),
+            [jackpot_id, jackpot["name"], None if _is_missing(jackpot.get("operator")) else jackpot["operator"],
+             None if _is_missing(jackpot.get("owner")) else jackpot["owner"], jackpot["card_sha256"],
+             _version_list(jackpot.get("model_versions")), finalised_at],
+        )
+        stage, _ = _stage(connection, "jackpot_fixtures", fixtures)
+        _add_leagues(connection, sorted({lg for lg in fixtures["league"] if not _is_missing(lg)}))
+        _add_teams(connection, stage, [("league", "resolved_home_team"), ("league", "resolved_away_team")])
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in fixtures.columns)
+        n_fixtures = connection.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(sql.Identifier(SCHEMA, "jackpot_fixtures"), columns, columns, stage)
+        ).rowcount
+        # the published match a resolved fixture is, when jackpot.matches holds it
+        connection.execute(
+            sql.SQL(
+                "UPDATE {} AS f SET match_id = m.match_id FROM {} AS m WHERE f.jackpot_id = %s AND m.league = f.league "
+                "AND m.home_team = f.resolved_home_team AND m.away_team = f.resolved_away_team AND m.match_date = f.kickoff::date"
+            ).format(sql.Identifier(SCHEMA, "jackpot_fixtures"), sql.Identifier(SCHEMA, "matches")),
+            [jackpot_id],
+        )
+        stage, _ = _stage(connection, "predictions", rows)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows.columns)
+        n_predictions = connection.execute(
+            sql.SQL("INSERT INTO {} ({}, match_id) SELECT {}, f.match_id FROM {} AS s JOIN {} AS f USING (jackpot_id, position)").format(
+                sql.Identifier(SCHEMA, "predictions"), columns,
+                sql.SQL(", ").join(sql.Identifier("s", c) for c in rows.columns), stage,
+                sql.Identifier(SCHEMA, "jackpot_fixtures"))
+        ).rowcount
+        if n_predictions != len(rows):
+            raise PublishError(f"jackpot {jackpot_id}: {len(rows)} prediction rows, {n_predictions} with a fixture")
+        connection.execute(
+            sql.SQL("UPDATE {} SET status = 'finalised', finalised_at = %s WHERE jackpot_id = %s").format(jackpots),
+            [finalised_at, jackpot_id],
+        )
+    return PublishResult("jackpots", partition, rows=1, inserted=1, updated=0, deleted=deleted,
+                         extra={"fixtures": n_fixtures, "predictions": n_predictions, "already_finalised": 0})
+
+
+# --- freshness of the modelled tables and jackpots ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How to tell whether a DuckDB table's partitions are in PostgreSQL: both queries return rows
+    (partition columns..., signature values...); a partition is up to date when the multisets of its
+    signature rows are equal on both sides (versions hash the data, so equal versions mean equal rows)."""
+
+    source: str  # the DuckDB table
+    width: int  # how many leading columns name the partition (0: unpartitioned)
+    duckdb: str  # ``{schema}``: the DuckDB schema
+    postgres: str
+
+
+_HAS_PROBABILITIES = " AND ".join(f"coalesce(NOT isnan({c}), false)" for c in PROBABILITY_COLUMNS)
+FRESHNESS: dict[str, Freshness] = {
+    "team_strength_snapshots": Freshness(
+        "team_strength_snapshots", 2,
+        "SELECT league, season, model_version, count(*) FROM {schema}.team_strength_snapshots GROUP BY ALL",
+        "SELECT league, season, model_version, count(*) FROM jackpot.team_strength_snapshots GROUP BY 1, 2, 3",
+    ),
+    "predictions": Freshness(
+        "match_predictions", 2,
+        "SELECT league, season, set_id, model_version, calibration_version, count(*) FROM {schema}.match_predictions "
+        f"WHERE {_HAS_PROBABILITIES} GROUP BY ALL",
+        "SELECT m.league, m.season, p.set_id, p.model_version, p.calibration_version, count(*) FROM jackpot.predictions p "
+        "JOIN jackpot.matches m USING (match_id) WHERE p.jackpot_id IS NULL GROUP BY 1, 2, 3, 4, 5",
+    ),
+    "validation_results": Freshness(
+        "validation_reports", 2,
+        "SELECT league, season, set_id, n, rps, log_loss, health FROM {schema}.validation_reports",
+        "SELECT league, season, set_id::text, n, rps, log_loss, health FROM jackpot.validation_results WHERE league IS NOT NULL",
+    ),
+    "calibration_data": Freshness(
+        "calibration_curves", 1,
+        "SELECT season, league, calibration_version, count(*) FROM {schema}.calibration_curves GROUP BY ALL",
+        "SELECT season, league, calibration_version, count(*) FROM jackpot.calibration_data GROUP BY 1, 2, 3",
+    ),
+    "models": Freshness(
+        "model_registry", 0,
+        "SELECT model_version, arg_max(status, event_id) FROM {schema}.model_registry GROUP BY model_version",
+        "SELECT model_version, status FROM jackpot.models",
+    ),
+    "training_runs": Freshness(
+        "training_runs", 0,
+        "SELECT run_id, model_version FROM {schema}.training_runs",
+        "SELECT run_id, model_version FROM jackpot.training_runs",
+    ),
+    "jackpots": Freshness(
+        "jackpots", 1,
+        "SELECT jackpot_id, card_sha256, status FROM {schema}.jackpots",
+        "SELECT jackpot_id, card_sha256, status FROM jackpot.jackpots",
+    ),
+}
+
+
+def _plain_value(value: object) -> object:
+    if not isinstance(value, list | tuple | np.ndarray | dict) and _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def signatures(rows: Iterable[Sequence[object]], width: int) -> dict[tuple, list[tuple]]:
+    """{partition: sorted signature rows}; NaN, NULL and numpy scalars normalised so both sides compare."""
+    grouped: dict[tuple, list[tuple]] = {}
+    for row in rows:
+        values = tuple(_plain_value(v) for v in row)
+        grouped.setdefault(values[:width], []).append(values[width:])
+    return {key: sorted(items, key=repr) for key, items in grouped.items()}
+
+
+def stale_signatures(
+    connection: psycopg.Connection, freshness: Freshness, duckdb_rows: Iterable[Sequence[object]]
+) -> list[tuple]:
+    """The partitions (tuples of partition values; ``()`` when unpartitioned) whose DuckDB signature
+    differs from PostgreSQL's."""
+    warehouse = signatures(duckdb_rows, freshness.width)
+    published = signatures(connection.execute(freshness.postgres).fetchall(), freshness.width)
+    return sorted((key for key, rows in warehouse.items() if published.get(key) != rows), key=repr)

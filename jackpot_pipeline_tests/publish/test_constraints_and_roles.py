@@ -245,3 +245,15 @@ def test_an_analyst_reads_only_the_jackpots_they_own(migrated, writer):
         connection.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(bob)))
         assert connection.execute("SELECT jackpot_id FROM jackpot.jackpots").fetchall() == [("bob-1",)]
         assert connection.execute("SELECT count(*) FROM jackpot.predictions WHERE jackpot_id IS NOT NULL").fetchone() == (1,)
+
+
+def test_jackpot_fallback_rows_need_no_model_version_but_must_say_why(writer):
+    """Migration 0004: a fixture priced from the operator's market or the league prior has no model version."""
+    create_jackpot(writer, "JP-F", "someone", finalise=False)
+    insert = (
+        "INSERT INTO jackpot.predictions (jackpot_id, position, set_id, prob_home, prob_draw, prob_away, flags) "
+        "VALUES ('JP-F', 1, 'A', 0.45, 0.3, 0.25, %s)"
+    )
+    writer.execute(insert, [["market_only", "unresolved_team"]])
+    with pytest.raises(errors.CheckViolation, match="predictions_model_sets_carry_a_version"):
+        writer.execute(insert.replace("'A'", "'C'"), [["unresolved_team"]])

@@ -4,20 +4,35 @@ They read DuckDB through ``WarehouseResource`` (pool ``duckdb``: one DuckDB user
 through ``PostgresResource``; each returns a ``MaterializeResult`` with the row counts.
 """
 
-from dagster import AssetExecutionContext, AutomationCondition, Failure, MaterializeResult, asset, define_asset_job
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    Failure,
+    MaterializeResult,
+    asset,
+    define_asset_job,
+)
 
-from jackpot_pipeline.defs.ingestion.partitions import league_season_partitions
+from jackpot_pipeline.defs.ingestion.partitions import league_season_partitions, season_partitions
+from jackpot_pipeline.defs.jackpots.partitions import jackpot_partitions
 from jackpot_pipeline.defs.publish.resources import PostgresResource
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.publish.postgres import (
     ALIAS_COLUMNS,
     TEAM_COLUMNS,
     PublishResult,
+    publish_calibration_data,
     publish_ingestion_logs,
+    publish_jackpot,
     publish_leagues,
+    publish_match_predictions,
     publish_matches,
+    publish_models,
+    publish_team_strength_snapshots,
     publish_teams,
+    publish_validation_results,
 )
+from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
 
 GROUP = "publish"
@@ -121,7 +136,167 @@ def published_teams(warehouse: WarehouseResource, postgres: PostgresResource) ->
     return MaterializeResult(metadata=_metadata(result))
 
 
-publish_assets = [published_leagues, published_matches, published_ingestion_logs, published_teams]
+# --- the modelled tables ------------------------------------------------------------------------
+
+
+@asset(
+    deps=["team_strength_snapshots"],
+    partitions_def=league_season_partitions,
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="team_strength_snapshots of the partition in jackpot.team_strength_snapshots (upsert on the primary "
+    "key, one transaction; missing teams are added first). Row count equals DuckDB's.",
+)
+def published_team_strength_snapshots(
+    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
+) -> MaterializeResult:
+    league, season = _partition(context)
+    frame = _read(warehouse, "team_strength_snapshots", league, season)
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        result = publish_team_strength_snapshots(connection, frame, league, season, role=postgres.writer_role)
+    return MaterializeResult(metadata=_metadata(result))
+
+
+@asset(
+    # the predictions refer to the published matches (foreign key)
+    deps=["match_predictions", published_matches],
+    partitions_def=league_season_partitions,
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="match_predictions of the partition (sets A-G, market_pre, market_close) in jackpot.predictions as "
+    "match rows (jackpot_id NULL), synchronised on (match_id, set_id) in one transaction; flags become a text[]. "
+    "Rows without probabilities (market rows of matches without odds: NaN) cannot satisfy the table's CHECKs and "
+    "are skipped, counted in metadata 'skipped_without_probabilities': the published row count equals the "
+    "number of DuckDB rows WITH probabilities.",
+)
+def published_match_predictions(
+    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
+) -> MaterializeResult:
+    league, season = _partition(context)
+    frame = _read(warehouse, "match_predictions", league, season)
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        result = publish_match_predictions(connection, frame, league, season, role=postgres.writer_role)
+    return MaterializeResult(metadata=_metadata(result))
+
+
+@asset(
+    deps=["validation_reports"],
+    partitions_def=league_season_partitions,
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="validation_reports of the partition (one row per probability set) in jackpot.validation_results, "
+    "synchronised on (league, season, set_id) in one transaction. validation_summary is not published: its "
+    "headline and per-league rows have no season (NOT NULL there), its league-season rows would collide with "
+    "these on the table's key, and the table has no scope column.",
+)
+def published_validation_results(
+    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
+) -> MaterializeResult:
+    league, season = _partition(context)
+    frame = _read(warehouse, "validation_reports", league, season)
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        result = publish_validation_results(connection, frame, league, season, role=postgres.writer_role)
+    return MaterializeResult(metadata=_metadata(result))
+
+
+@asset(
+    deps=["calibration_curves"],
+    partitions_def=season_partitions,
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="calibration_curves of the season in jackpot.calibration_data, synchronised on (season, league, "
+    "calibration_version) in one transaction; flags become a text[]. Row count equals DuckDB's.",
+)
+def published_calibration_data(
+    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
+) -> MaterializeResult:
+    season = context.partition_key
+    frame = warehouse.read_partition("calibration_curves", {"season": season})
+    if frame is None:
+        raise Failure(f"DuckDB table calibration_curves does not exist in {warehouse.database}: run calibration_job first")
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        result = publish_calibration_data(connection, frame, season, role=postgres.writer_role)
+    return MaterializeResult(metadata=_metadata(result))
+
+
+@asset(
+    deps=["model_registry", "training_runs"],
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="The model registry's current state (one row per registered version with its latest status) in "
+    "jackpot.models and the training-run audit in jackpot.training_runs, in one transaction. Append-only: new "
+    "versions and runs are inserted; a status change (supersession) updates only that version's status row; nothing "
+    "is deleted. Row counts equal DuckDB's distinct (league, model_version) and training_runs rows.",
+)
+def published_models(warehouse: WarehouseResource, postgres: PostgresResource) -> MaterializeResult:
+    tables = {"model_registry": v.REGISTRY_COLUMNS, "training_runs": v.TRAINING_RUN_COLUMNS}
+    frames = {}
+    with warehouse.connect() as duck:
+        for table, columns in tables.items():
+            if not warehouse.table_exists(duck, table):
+                raise Failure(f"DuckDB table {table} does not exist in {warehouse.database}: run weekly_summary_job first")
+            frames[table] = duck.execute(f"SELECT {', '.join(columns)} FROM {warehouse.schema_name}.{table}").df()
+    state = v.registry_state(frames["model_registry"])
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        models, runs = publish_models(connection, state, frames["training_runs"], role=postgres.writer_role)
+    return MaterializeResult(metadata={
+        **_metadata(models),
+        **{f"training_runs_{key}": value for key, value in runs.as_metadata().items() if key != "table"},
+    })
+
+
+@asset(
+    deps=["jackpot_predictions"],
+    partitions_def=jackpot_partitions,
+    pool="duckdb",
+    group_name=GROUP,
+    kinds={"postgres"},
+    automation_condition=FOLLOW_UPSTREAM,
+    code_version=CODE_VERSION,
+    description="One finalised jackpot (DuckDB jackpots + jackpot_predictions) in jackpot.jackpots (owner: the card's "
+    "owner), jackpot.jackpot_fixtures (one row per position) and jackpot.predictions (jackpot rows), in one "
+    "transaction, then finalised there. Republishing a jackpot already finalised in PostgreSQL with the same card "
+    "is a no-op (never an UPDATE: the triggers refuse it); a different card under the same id fails.",
+)
+def published_jackpots(
+    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
+) -> MaterializeResult:
+    jackpot_id = context.partition_key
+    jackpot = warehouse.read_partition("jackpots", {"jackpot_id": jackpot_id})
+    predictions = warehouse.read_partition("jackpot_predictions", {"jackpot_id": jackpot_id})
+    if jackpot is None or predictions is None or jackpot.empty:
+        raise Failure(f"jackpot {jackpot_id} is not finalised in {warehouse.database}: run jackpot_job first")
+    with postgres.connect() as connection:
+        postgres.prepare(connection)
+        result = publish_jackpot(connection, jackpot.iloc[0].to_dict(), predictions, role=postgres.writer_role)
+    return MaterializeResult(metadata={"dagster/row_count": result.extra["predictions"], **result.as_metadata()})
+
+
+publish_assets = [
+    published_leagues, published_matches, published_ingestion_logs, published_teams, published_team_strength_snapshots,
+    published_match_predictions, published_validation_results, published_calibration_data, published_models,
+    published_jackpots,
+]
 
 publish_partition_job = define_asset_job(
     "publish_partition_job",
@@ -133,4 +308,25 @@ publish_catalog_job = define_asset_job(
     selection=[published_leagues, published_teams],
     description="Publish the league catalogue and the team registry to PostgreSQL.",
 )
-publish_jobs = [publish_partition_job, publish_catalog_job]
+publish_modeling_partition_job = define_asset_job(
+    "publish_modeling_partition_job",
+    selection=[published_team_strength_snapshots, published_match_predictions, published_validation_results],
+    description="Publish one league × season partition of the modelled tables (strength snapshots, match "
+    "predictions, validation results) to PostgreSQL; the matches must be published already.",
+)
+publish_calibration_job = define_asset_job(
+    "publish_calibration_job", selection=[published_calibration_data],
+    description="Publish one season's calibration maps to PostgreSQL.",
+)
+publish_models_job = define_asset_job(
+    "publish_models_job", selection=[published_models],
+    description="Publish the model registry and training-run audit to PostgreSQL (append-only).",
+)
+publish_jackpot_job = define_asset_job(
+    "publish_jackpot_job", selection=[published_jackpots],
+    description="Publish one finalised jackpot (card, fixtures, predictions) to PostgreSQL.",
+)
+publish_jobs = [
+    publish_partition_job, publish_catalog_job, publish_modeling_partition_job, publish_calibration_job,
+    publish_models_job, publish_jackpot_job,
+]
