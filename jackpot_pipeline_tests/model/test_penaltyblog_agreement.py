@@ -15,17 +15,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("penaltyblog")
-from penaltyblog.models import DixonColesGoalModel  # noqa: E402
+# penaltyblog is a dev dependency (pyproject [dev]): always installed for the tests, never skipped
+from penaltyblog.models import DixonColesGoalModel
 
-from jackpot_pipeline.model._data import SeasonResults, load_season_results  # noqa: E402
-from jackpot_pipeline.model.dixon_coles import (  # noqa: E402
+from jackpot_pipeline.model._data import SeasonResults, load_season_results
+from jackpot_pipeline.model.dixon_coles import (
     DixonColesConfig,
     DixonColesFit,
     fit_dixon_coles,
     time_decay_weights,
 )
-from jackpot_pipeline.model.scores import rho_valid_interval  # noqa: E402
+from jackpot_pipeline.model.scores import rho_valid_interval
 
 PLAIN_MLE = DixonColesConfig(xi=0.0, shrinkage=0.0)
 ACCURATE = dict(use_gradient=False, minimizer_options={"ftol": 1e-10, "maxiter": 2000})

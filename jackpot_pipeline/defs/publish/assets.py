@@ -58,47 +58,43 @@ def _read(warehouse: WarehouseResource, table: str, league: str, season: str, co
     return frame
 
 
-@asset(
-    deps=["canonical_matches"],
-    partitions_def=league_season_partitions,
-    pool="duckdb",
-    group_name=GROUP,
-    kinds={"postgres"},
-    automation_condition=FOLLOW_UPSTREAM,
-    code_version=CODE_VERSION,
+def _league_season_publisher(name: str, table: str, publish, *, deps, description: str, columns=("*",)):
+    """A publishing asset for one league × season partition: read the DuckDB partition of ``table``, hand
+    it to ``publish(connection, frame, league, season, role=...)`` (one transaction), report the counts."""
+
+    @asset(
+        name=name,
+        deps=deps,
+        partitions_def=league_season_partitions,
+        pool="duckdb",
+        group_name=GROUP,
+        kinds={"postgres"},
+        automation_condition=FOLLOW_UPSTREAM,
+        code_version=CODE_VERSION,
+        description=description,
+    )
+    def publisher(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource) -> MaterializeResult:
+        league, season = _partition(context)
+        frame = _read(warehouse, table, league, season, columns)
+        with postgres.connect() as connection:
+            postgres.prepare(connection)
+            result = publish(connection, frame, league, season, role=postgres.writer_role)
+        return MaterializeResult(metadata=_metadata(result))
+
+    return publisher
+
+
+published_matches = _league_season_publisher(
+    "published_matches", "canonical_matches", publish_matches, deps=["canonical_matches"],
     description="canonical_matches of the partition in jackpot.matches (upsert on match_id, one transaction).",
 )
-def published_matches(
-    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
-) -> MaterializeResult:
-    league, season = _partition(context)
-    frame = _read(warehouse, "canonical_matches", league, season)
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        result = publish_matches(connection, frame, league, season, role=postgres.writer_role)
-    return MaterializeResult(metadata=_metadata(result))
 
-
-@asset(
-    # after the matches: a partition whose latest log is published is completely published
-    deps=["ingestion_log", published_matches],
-    partitions_def=league_season_partitions,
-    pool="duckdb",
-    group_name=GROUP,
-    kinds={"postgres"},
-    automation_condition=FOLLOW_UPSTREAM,
-    code_version=CODE_VERSION,
+# after the matches: a partition whose latest log is published is completely published
+published_ingestion_logs = _league_season_publisher(
+    "published_ingestion_logs", "ingestion_log", publish_ingestion_logs,
+    deps=["ingestion_log", published_matches], columns=INGESTION_LOG_COLUMNS,
     description="ingestion_log of the partition in jackpot.ingestion_logs (delete and insert, one transaction).",
 )
-def published_ingestion_logs(
-    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
-) -> MaterializeResult:
-    league, season = _partition(context)
-    frame = _read(warehouse, "ingestion_log", league, season, INGESTION_LOG_COLUMNS)
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        result = publish_ingestion_logs(connection, frame, league, season, role=postgres.writer_role)
-    return MaterializeResult(metadata=_metadata(result))
 
 
 @asset(
@@ -139,76 +135,28 @@ def published_teams(warehouse: WarehouseResource, postgres: PostgresResource) ->
 # --- the modelled tables ------------------------------------------------------------------------
 
 
-@asset(
-    deps=["team_strength_snapshots"],
-    partitions_def=league_season_partitions,
-    pool="duckdb",
-    group_name=GROUP,
-    kinds={"postgres"},
-    automation_condition=FOLLOW_UPSTREAM,
-    code_version=CODE_VERSION,
+published_team_strength_snapshots = _league_season_publisher(
+    "published_team_strength_snapshots", "team_strength_snapshots", publish_team_strength_snapshots, deps=["team_strength_snapshots"],
     description="team_strength_snapshots of the partition in jackpot.team_strength_snapshots (upsert on the primary "
     "key, one transaction; missing teams are added first). Row count equals DuckDB's.",
 )
-def published_team_strength_snapshots(
-    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
-) -> MaterializeResult:
-    league, season = _partition(context)
-    frame = _read(warehouse, "team_strength_snapshots", league, season)
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        result = publish_team_strength_snapshots(connection, frame, league, season, role=postgres.writer_role)
-    return MaterializeResult(metadata=_metadata(result))
 
-
-@asset(
-    # the predictions refer to the published matches (foreign key)
-    deps=["match_predictions", published_matches],
-    partitions_def=league_season_partitions,
-    pool="duckdb",
-    group_name=GROUP,
-    kinds={"postgres"},
-    automation_condition=FOLLOW_UPSTREAM,
-    code_version=CODE_VERSION,
+published_match_predictions = _league_season_publisher(
+    "published_match_predictions", "match_predictions", publish_match_predictions, deps=["match_predictions", published_matches],
     description="match_predictions of the partition (sets A-G, market_pre, market_close) in jackpot.predictions as "
     "match rows (jackpot_id NULL), synchronised on (match_id, set_id) in one transaction; flags become a text[]. "
     "Rows without probabilities (market rows of matches without odds: NaN) cannot satisfy the table's CHECKs and "
     "are skipped, counted in metadata 'skipped_without_probabilities': the published row count equals the "
     "number of DuckDB rows WITH probabilities.",
 )
-def published_match_predictions(
-    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
-) -> MaterializeResult:
-    league, season = _partition(context)
-    frame = _read(warehouse, "match_predictions", league, season)
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        result = publish_match_predictions(connection, frame, league, season, role=postgres.writer_role)
-    return MaterializeResult(metadata=_metadata(result))
 
-
-@asset(
-    deps=["validation_reports"],
-    partitions_def=league_season_partitions,
-    pool="duckdb",
-    group_name=GROUP,
-    kinds={"postgres"},
-    automation_condition=FOLLOW_UPSTREAM,
-    code_version=CODE_VERSION,
+published_validation_results = _league_season_publisher(
+    "published_validation_results", "validation_reports", publish_validation_results, deps=["validation_reports"],
     description="validation_reports of the partition (one row per probability set) in jackpot.validation_results, "
     "synchronised on (league, season, set_id) in one transaction. validation_summary is not published: its "
     "headline and per-league rows have no season (NOT NULL there), its league-season rows would collide with "
     "these on the table's key, and the table has no scope column.",
 )
-def published_validation_results(
-    context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource
-) -> MaterializeResult:
-    league, season = _partition(context)
-    frame = _read(warehouse, "validation_reports", league, season)
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        result = publish_validation_results(connection, frame, league, season, role=postgres.writer_role)
-    return MaterializeResult(metadata=_metadata(result))
 
 
 @asset(
