@@ -19,6 +19,7 @@ import pytest
 from penaltyblog.models import DixonColesGoalModel
 
 from jackpot_pipeline.model._data import SeasonResults, load_season_results
+from jackpot_pipeline_tests.model.penaltyblog_peer import as_our_fit
 from jackpot_pipeline.model.dixon_coles import (
     DixonColesConfig,
     DixonColesFit,
@@ -33,19 +34,6 @@ ACCURATE = dict(use_gradient=False, minimizer_options={"ftol": 1e-10, "maxiter":
 
 def penaltyblog_model(results: SeasonResults, weights=None) -> DixonColesGoalModel:
     return DixonColesGoalModel(results.home_goals, results.away_goals, results.home_teams, results.away_teams, weights)
-
-
-def as_our_fit(model: DixonColesGoalModel) -> DixonColesFit:
-    params, where = model.params_array, model.param_indices()
-    attack, defence = params[where["attack"]], params[where["defense"]]
-    return DixonColesFit.from_parameters(
-        list(model.teams),
-        attack - attack.mean(),
-        -(defence - defence.mean()),
-        intercept=attack.mean() + defence.mean(),
-        home_advantage=params[where["home_advantage"]],
-        rho=params[where["rho"]],
-    )
 
 
 def season_log_likelihood(fit: DixonColesFit, results: SeasonResults, weights=None) -> float:
