@@ -26,7 +26,13 @@ class Settings:
         return self.data_dir / "raw"
 
     @property
+    def warehouse_root(self) -> Path:
+        """The warehouse's Parquet files, one folder per table."""
+        return self.data_dir / "warehouse"
+
+    @property
     def warehouse_path(self) -> Path:
+        """The DuckDB catalogue: a view per table over the Parquet files, for people who query it."""
         return self.data_dir / "warehouse.duckdb"
 
     @property

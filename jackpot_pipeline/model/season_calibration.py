@@ -142,11 +142,14 @@ def fit_season_calibration(
     season: str,
     cutoff_date: dt.date,
     config: SeasonCalibrationConfig = SeasonCalibrationConfig(),
+    pooled_fits: dict | None = None,
 ) -> SeasonCalibration:
     """Fit the calibrator of the Set-B blend and the Set-G pool on predictions dated before ``cutoff_date``.
 
     ``history``: wide walk-forward predictions (any leagues) with league, match_date, status, result,
     model_* and market_pre_* columns. Rows on or after the cut-off are ignored, whatever the caller passes.
+    ``pooled_fits``: a dict shared by calls with the same ``history`` and config; leagues that borrow the
+    pooled fit of the same cut-off then fit it once (the fit does not depend on the league).
     """
     dates = pd.to_datetime(history["match_date"])
     usable = history[
@@ -166,6 +169,23 @@ def fit_season_calibration(
             cutoff_date, None, None, len(train), len(league_rows), {"reason": f"only {len(train)} earlier rows"},
             None, (FLAG_NO_HISTORY,),
         )
+    key = (cutoff_date, len(train))
+    if scope == "pooled" and pooled_fits is not None and key in pooled_fits:
+        fitted = pooled_fits[key]
+    else:
+        fitted = _fit_calibration(train, config)
+        if scope == "pooled" and pooled_fits is not None:
+            pooled_fits[key] = fitted
+    selection, pool, isotonic, first_day, last_day = fitted
+    scores = selection.to_dict()
+    scores.pop("calibrator")
+    return SeasonCalibration(
+        season, league, scope, selection.method, selection.calibrator, pool, cutoff_date,
+        first_day, last_day, len(train), len(league_rows), scores, isotonic,
+    )
+
+
+def _fit_calibration(train: pd.DataFrame, config: SeasonCalibrationConfig):
     train = train.assign(_date=pd.to_datetime(train["match_date"])).sort_values(["_date", "match_id"], kind="stable")
     model, market = _probs(train, "model"), _probs(train, "market_pre")
     outcomes = encode_outcomes(train["result"].to_numpy())
@@ -177,12 +197,7 @@ def fit_season_calibration(
     pool = StackedPool(max_market_weight=config.sets.max_market_weight).fit(model, market, outcomes)
     # kept as a diagnostic even when another method is chosen: the reliability of the blend
     isotonic = IsotonicCalibrator().fit(blend, outcomes).to_dict()
-    scores = selection.to_dict()
-    scores.pop("calibrator")
-    return SeasonCalibration(
-        season, league, scope, selection.method, selection.calibrator, pool, cutoff_date,
-        train["_date"].min().date(), train["_date"].max().date(), len(train), len(league_rows), scores, isotonic,
-    )
+    return selection, pool, isotonic, train["_date"].min().date(), train["_date"].max().date()
 
 
 def match_prediction_rows(

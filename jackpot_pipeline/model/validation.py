@@ -400,8 +400,7 @@ def reliability_png(
     ``tables``: a :func:`reliability_table` frame, or {label: table of one set}. Deterministic: Agg
     canvas, fixed size and dpi, no software/date metadata, so equal inputs give identical bytes. Bins
     with fewer than ``min_count`` predictions are not drawn (a single match is 0 % or 100 %)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from jackpot_pipeline.model.reliability_plot import draw_reliability
 
     if isinstance(tables, Mapping):
         frame = pd.concat(
@@ -414,35 +413,16 @@ def reliability_png(
         sets = [s for s in set_ids if s in present]
     else:
         sets = [s for s in DEFAULT_PLOT_SETS if s in present] or present
-    figure = Figure(figsize=(12.0, 4.4), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 3, sharey=True)
-    fallback = ["#17becf", "#bcbd22", "#aec7e8", "#ffbb78"]
-    for axis, label, name in zip(axes, OUTCOME_LABELS, ("home win", "draw", "away win"), strict=True):
-        axis.plot([0, 1], [0, 1], linestyle="--", linewidth=0.8, color="#999999")
-        for position, set_id in enumerate(sets):
+    panels = []
+    for label, name in zip(OUTCOME_LABELS, ("home win", "draw", "away win"), strict=True):
+        lines = {}
+        for set_id in sets:
             rows = frame[(frame["set_id"] == set_id) & (frame["outcome"] == label) & (frame["count"] >= min_count)]
             rows = rows.sort_values("bin")
-            colour = _SET_COLOURS.get(set_id, fallback[position % len(fallback)])
-            axis.plot(
-                rows["mean_predicted"].to_numpy(dtype=float), rows["observed_frequency"].to_numpy(dtype=float),
-                marker="o", markersize=3.5, linewidth=1.2, color=colour, label=str(set_id),
-            )
+            lines[set_id] = list(zip(rows["mean_predicted"].astype(float), rows["observed_frequency"].astype(float), strict=True))
         total = int(frame.loc[(frame["outcome"] == label) & (frame["set_id"] == (sets[0] if sets else None)), "count"].sum())
-        axis.set_title(f"{name} (n = {total})", fontsize=10)
-        axis.set_xlim(0, 1)
-        axis.set_ylim(0, 1)
-        axis.set_xlabel("mean predicted probability", fontsize=9)
-        axis.grid(True, linewidth=0.3, color="#dddddd")
-        axis.tick_params(labelsize=8)
-    axes[0].set_ylabel("observed frequency", fontsize=9)
-    if sets:
-        axes[-1].legend(loc="upper left", fontsize=8, frameon=False)
-    figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+        panels.append((name, total, lines))
+    return draw_reliability(panels, title, _SET_COLOURS, sets)
 
 
 def png_markdown(png: bytes, alt: str) -> str:

@@ -748,21 +748,23 @@ def calibration_rows(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def publish_calibration_data(
-    connection: psycopg.Connection, curves: pd.DataFrame, season: str, *, role: str | None = None,
+    connection: psycopg.Connection, curves: pd.DataFrame, league: str, season: str, *, role: str | None = None,
 ) -> PublishResult:
-    """One season of DuckDB ``calibration_curves`` into ``jackpot.calibration_data``, synchronised on
+    """One league-season of ``calibration_curves`` into ``jackpot.calibration_data``, synchronised on
     (season, league, calibration_version) in one transaction."""
     frame = calibration_rows(curves)
-    partition = {"season": season}
+    partition = {"league": league, "season": season}
     with connection.transaction():
         _begin(connection, "calibration_data", partition, role)
         stage, _ = _stage(connection, "calibration_data", frame)
-        outside = connection.execute(sql.SQL("SELECT count(*) FROM {} WHERE season IS DISTINCT FROM %s").format(stage), [season]).fetchone()[0]
+        outside = connection.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE season IS DISTINCT FROM %s OR league IS DISTINCT FROM %s").format(stage),
+            [season, league]).fetchone()[0]
         if outside:
             raise PublishError(f"{outside} row(s) of the frame for {SCHEMA}.calibration_data lie outside partition {partition}")
-        _add_leagues(connection, sorted({lg for lg in frame["league"] if not _is_missing(lg)}))
+        _add_leagues(connection, [league])
         inserted, updated, deleted = _sync(
-            connection, "calibration_data", frame, sql.SQL("t.season = %s"), [season],
+            connection, "calibration_data", frame, sql.SQL("t.season = %s AND t.league = %s"), [season, league],
             ["season", "league", "calibration_version"], stage=stage)
     return PublishResult("calibration_data", partition, rows=len(frame), inserted=inserted, updated=updated, deleted=deleted)
 

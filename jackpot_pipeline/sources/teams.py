@@ -37,6 +37,7 @@ __all__ = [
     "TeamMatch",
     "TeamResolver",
     "build_team_registry",
+    "team_registry_metadata",
     "clean_source_name",
     "curated_alias_problems",
     "league_family",
@@ -464,6 +465,15 @@ def unobserved_curated_teams(observed: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.DataFrame(missing, columns=["league", "team"])
+
+
+def team_registry_metadata(registry: pd.DataFrame) -> dict[str, int]:
+    """Counts shown with a registry: leagues, teams, aliases."""
+    return {
+        "leagues": int(registry["league"].nunique()),
+        "teams": int(registry[["league", "team"]].drop_duplicates().shape[0]),
+        "aliases": len(registry),
+    }
 
 
 def build_team_registry(observed: pd.DataFrame) -> pd.DataFrame:

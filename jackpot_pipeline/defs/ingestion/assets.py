@@ -1,257 +1,116 @@
-"""Ingestion assets: one step per league × season reads its source file and writes raw, canonical,
-quarantined rows and the ingestion log to the DuckDB warehouse, then checks what was stored."""
-
+"""Ingestion: each league × season partition's file into raw, canonical and quarantined rows and its
+ingestion log; the quality checks run on what was stored; the team-name registry over all partitions."""
 
 import datetime as dt
-import json
+from functools import partial
 
-import pandas as pd
 from dagster import (
-    AllPartitionMapping,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
-    AssetKey,
-    AssetOut,
-    DataVersion,
+    AssetSpec,
     MetadataValue,
-    Output,
     asset,
     multi_asset,
 )
 
-from jackpot_pipeline.defs.ingestion.partitions import league_season_partitions
-from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseResource
-from jackpot_pipeline.sources import quality
-from jackpot_pipeline.sources.catalog import PartitionSource, slice_fingerprint
-from jackpot_pipeline.sources.football_data import (
-    PARSER_VERSION,
-    CanonicalResult,
-    ParsedSource,
-    canonicalise,
-    parse_source,
-    partition_rows,
+from jackpot_pipeline.defs.batch import (
+    Materialized,
+    backfill_policy,
+    materializations,
+    partition_keys,
+    raise_failures,
+    refuse_chained_batches,
 )
-from jackpot_pipeline.sources.leagues import SeasonError, check_season_key, is_extra_league, source_relpath
-from jackpot_pipeline.sources.revisions import diff_matches
-from jackpot_pipeline.sources.teams import build_team_registry
-from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS, TABLE_COLUMNS, create_table_sql
+from jackpot_pipeline.defs.partitions import league_season_partitions
+from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseResource
+from jackpot_pipeline.defs.state import current_inputs
+from jackpot_pipeline.planning.pipeline import TEAMS_CODE_VERSION, stage_named
+from jackpot_pipeline.sources.football_data import PARSER_VERSION, SourceFormatError
+from jackpot_pipeline.sources.ingest import INGESTION_TABLES, QUALITY_CHECKS, MissingSourceFile, ingest_into
+from jackpot_pipeline.steps.parallel import map_in_processes
+from jackpot_pipeline.sources.teams import build_team_registry, team_registry_metadata
+from jackpot_pipeline.warehouse.store import content_digest
 
-PARTITION_EXPR = {"league": "league", "season": "season"}
-INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")
 _DESCRIPTIONS = {
     "raw_matches": "Every data line of the source file as text, with its path, sha256, line number and snapshot date.",
     "canonical_matches": "Typed matches (teams, goals, result, half-time, shots, chosen 1X2 odds) with a stable match_id.",
     "quarantined_rows": "Rejected lines with a reason code, the offending field and value.",
     "ingestion_log": "One row per ingested version of the partition's source: what was inserted, updated, removed.",
 }
-_CHECKS = {
-    "unique_match_id": "match_id is unique within the partition",
-    "goals_consistent": "goals are non-negative integers consistent with the H/D/A result",
-    "odds_plausible": "present 1X2 odds are >= 1.01 with overround in a plausible band",
-    "dates_in_season": "every match is dated inside its season",
-    "rows_accounted": "canonical + quarantined + blank lines = data lines of the source partition",
-}
+_UPSTREAM = {"raw_matches": [], "canonical_matches": ["raw_matches"], "quarantined_rows": ["raw_matches"],
+             "ingestion_log": ["canonical_matches", "quarantined_rows"]}
 
 
 @multi_asset(
     name="ingest_league_season",
-    outs={
-        name: AssetOut(
-            io_manager_key="warehouse_io_manager",
-            metadata={"partition_expr": PARTITION_EXPR},
-            code_version=PARSER_VERSION,
-            description=_DESCRIPTIONS[name],
-            group_name="ingestion",
-                )
+    specs=[
+        AssetSpec(name, deps=_UPSTREAM[name], description=_DESCRIPTIONS[name], group_name="ingestion",
+                  code_version=PARSER_VERSION, skippable=True)
         for name in INGESTION_TABLES
-    },
-    internal_asset_deps={
-        "raw_matches": set(),
-        "canonical_matches": {AssetKey("raw_matches")},
-        "quarantined_rows": {AssetKey("raw_matches")},
-        "ingestion_log": {AssetKey("canonical_matches"), AssetKey("quarantined_rows")},
-    },
-    check_specs=[
-        AssetCheckSpec(name, asset="canonical_matches", description=description, blocking=True)
-        for name, description in _CHECKS.items()
     ],
+    check_specs=[AssetCheckSpec(name, asset="canonical_matches", description=text, blocking=True)
+                 for name, text in QUALITY_CHECKS.items()],
     partitions_def=league_season_partitions,
-    pool="duckdb",
+    backfill_policy=backfill_policy(0),
     can_subset=False,
 )
 def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource):
-    keys = context.partition_key.keys_by_dimension  # type: ignore[union-attr]
-    league, season = keys["league"], keys["season"]
-    partition = {"league": league, "season": season}
-    _ensure_tables(warehouse)
+    refuse_chained_batches(context, "ingest")
+    keys = partition_keys(context)
+    work = partial(_ingest, warehouse.root, raw_files.raw_dir, context.run.run_id, dt.datetime.now(dt.UTC))
+    done = dict(zip(keys, map_in_processes(work, keys), strict=True))
+    ingested = {key: outcome for key, outcome in done.items() if not isinstance(outcome, BaseException)}
+    versions = {key: partition.data_version for key, (partition, _) in ingested.items()}
+    results = {key: {name: Materialized(partition.data_version, partition.metadata[name]) for name in INGESTION_TABLES}
+               for key, (partition, _) in ingested.items()}
+    inputs = current_inputs(context.instance, stage_named("ingest"), list(results), {"source": versions})
+    yield from materializations(context, results, {k: fp for k, (fp, _) in inputs.items()},
+                                dict.fromkeys(INGESTION_TABLES, PARSER_VERSION))
+    yield from _check_results({key: checks for key, (_, checks) in ingested.items()})
+    raise_failures({key: str(error) for key, error in done.items() if key not in ingested}, len(keys))
+
+
+def _ingest(root: str, raw_dir: str, run_id: str, now: dt.datetime, partition: str):
     try:
-        check_season_key(league, season)
-    except SeasonError as error:
-        # league and season are independent dynamic dimensions, so E0|2014 exists as a key
-        yield from _empty_partition(warehouse, partition, f"no data: {error}")
+        return ingest_into(root, raw_dir, partition, run_id=run_id, now=now)
+    except (MissingSourceFile, SourceFormatError) as error:  # the file itself is unusable: what is stored stays
+        return error
+
+
+def _check_results(outcomes):
+    """One result per check for the whole run; failing partitions and their examples in its metadata."""
+    if not outcomes:
         return
-    relpath = source_relpath(league, season)
-    if not raw_files.exists(relpath):
-        raise FileNotFoundError(
-            f"partition {league}|{season}: source file {raw_files.root / relpath} does not exist; "
-            "run `jackpot-pipeline fetch` (stored rows were left as they are)"
-        )
-    # A file that is not a football-data CSV raises here, before anything stored is touched.
-    parsed = parse_source(raw_files.read_bytes(relpath), relpath)
-    slices = partition_rows(parsed, league, None if is_extra_league(league) else season)
-    if season not in slices:
-        yield from _empty_partition(warehouse, partition, f"no data: {relpath} has no rows for season {season}")
-        return
-    source = PartitionSource(league, season, relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, season))
-    snapshot = raw_files.snapshot_date(relpath, parsed.decoded.sha256)
-    result = canonicalise(parsed, slices[season], snapshot_date=snapshot)
-
-    previous_canonical = warehouse.read_partition("canonical_matches", partition)
-    previous_log = warehouse.read_partition("ingestion_log", partition)
-    diff = diff_matches(previous_canonical, result.canonical)
-    log = _ingestion_log(context, parsed, source, snapshot, result, diff, previous_log)
-
-    version = DataVersion(source.data_version)
-    common = {"source_path": relpath, "source_sha256": parsed.decoded.sha256, "data_version": source.data_version}
-    yield Output(result.raw, "raw_matches", data_version=version, metadata={
-        **common,
-        "bytes": parsed.decoded.n_bytes,
-        "encoding": parsed.decoded.encoding,
-        "line_ending": parsed.decoded.line_ending,
-        "rows": len(result.raw),
-        "snapshot_date": snapshot.isoformat(),
-    })
-    yield Output(result.canonical, "canonical_matches", data_version=version, metadata={
-        **common,
-        "rows": len(result.canonical),
-        "played": int((result.canonical["status"] == "played").sum()),
-        "inserted": len(diff.inserted),
-        "updated": len(diff.updated),
-        "removed": len(diff.removed),
-        "rows_with_issues": int(result.canonical["issues"].notna().sum()),
-        "odds_sources": MetadataValue.json(result.canonical["odds_source"].value_counts(dropna=False).rename(str).to_dict()),
-    })
-    yield Output(result.quarantined, "quarantined_rows", data_version=version, metadata={
-        **common,
-        "rows": len(result.quarantined),
-        "reasons": MetadataValue.json(result.quarantined["reason"].value_counts().to_dict()),
-    })
-    yield Output(log, "ingestion_log", data_version=version, metadata={
-        **common,
-        "versions_logged": len(log),
-        "change": str(log["change"].iloc[-1]),
-    })
-    yield from _check_stored_partition(warehouse, partition, expected_lines=len(slices[season].rows))
-
-
-def _empty_partition(warehouse: WarehouseResource, partition: dict[str, str], note: str):
-    """A key combination without source rows: stored as an empty partition, said so in metadata."""
-    version = DataVersion(f"empty-{PARSER_VERSION}")
-    for table in ("raw_matches", "canonical_matches", "quarantined_rows"):
-        empty = pd.DataFrame({name: pd.Series(dtype="object") for name, _ in TABLE_COLUMNS[table]})
-        yield Output(empty, table, data_version=version, metadata={"rows": 0, "note": note})
-    history = warehouse.read_partition("ingestion_log", partition)
-    history = history[INGESTION_LOG_COLUMNS] if history is not None else pd.DataFrame(columns=INGESTION_LOG_COLUMNS)
-    yield Output(history, "ingestion_log", data_version=version, metadata={"versions_logged": len(history), "note": note})
-    yield from _check_stored_partition(warehouse, partition, expected_lines=0)
-
-
-def _check_stored_partition(warehouse: WarehouseResource, partition: dict[str, str], expected_lines: int):
-    """Checked on what the warehouse now holds, not on the frames in memory."""
-    stored = {}
-    for table in ("raw_matches", "canonical_matches", "quarantined_rows"):
-        frame = warehouse.read_partition(table, partition)
-        stored[table] = frame if frame is not None else pd.DataFrame(columns=[c for c, _ in TABLE_COLUMNS[table]])
-    canonical = stored["canonical_matches"]
-    outcomes = {
-        "unique_match_id": quality.unique_match_ids(canonical),
-        "goals_consistent": quality.goals_consistent(canonical),
-        "odds_plausible": quality.odds_plausible(canonical),
-        "dates_in_season": quality.dates_in_season(canonical, partition["league"], partition["season"]),
-        "rows_accounted": quality.rows_accounted(
-            stored["raw_matches"], canonical, stored["quarantined_rows"], expected_lines
-        ),
-    }
-    for name, outcome in outcomes.items():
+    for name in QUALITY_CHECKS:
+        failing = {key: checks[name] for key, checks in outcomes.items() if not checks[name].passed}
+        single = next(iter(outcomes.values()))[name] if len(outcomes) == 1 else None
         yield AssetCheckResult(
-            check_name=name,
-            asset_key="canonical_matches",
-            passed=outcome.passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=outcome.description,
-            metadata={"failures": outcome.failures, "examples": MetadataValue.json(outcome.examples)},
+            check_name=name, asset_key="canonical_matches", passed=not failing, severity=AssetCheckSeverity.ERROR,
+            description=single.description if single else (
+                f"{len(outcomes) - len(failing)} of {len(outcomes)} partitions pass"
+                + (f"; failing: {', '.join(sorted(failing))}" if failing else "")),
+            metadata={
+                "partitions": len(outcomes),
+                "failures": sum(result.failures for result in failing.values()),
+                "failing_partitions": MetadataValue.json(sorted(failing)),
+                "examples": MetadataValue.json({key: result.examples for key, result in sorted(failing.items())[:5]}),
+            },
         )
-
-
-def _ensure_tables(warehouse: WarehouseResource) -> None:
-    with warehouse.connect() as connection:
-        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {warehouse.schema_name}")
-        for table in INGESTION_TABLES:
-            connection.execute(create_table_sql(warehouse.schema_name, table))
-
-
-def _ingestion_log(
-    context: AssetExecutionContext,
-    parsed: ParsedSource,
-    source: PartitionSource,
-    snapshot: dt.date,
-    result: CanonicalResult,
-    diff,
-    previous_log: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """The partition's whole log: earlier versions plus this one when its bytes are new.
-
-    The IO manager rewrites a partition as a whole, so the history is carried forward here.
-    """
-    history = previous_log[INGESTION_LOG_COLUMNS] if previous_log is not None else pd.DataFrame(columns=INGESTION_LOG_COLUMNS)
-    history = history.sort_values("ingested_at", kind="stable")
-    last = history.iloc[-1] if len(history) else None
-    if last is not None and last["data_version"] == source.data_version:
-        return history.reset_index(drop=True)  # same bytes, same parser: nothing new to log
-    entry = {
-        "league": source.league,
-        "season": source.season,
-        "source_path": source.relpath,
-        "snapshot_date": pd.Timestamp(snapshot),
-        "source_sha256": source.file_sha256,
-        "previous_sha256": None if last is None else last["source_sha256"],
-        "partition_fingerprint": source.fingerprint,
-        "data_version": source.data_version,
-        "change": "new" if last is None else "changed",
-        "ingested_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
-        "run_id": context.run.run_id,
-        "encoding": parsed.decoded.encoding,
-        "line_ending": parsed.decoded.line_ending,
-        "source_bytes": parsed.decoded.n_bytes,
-        "header": ",".join(parsed.header),
-        "rows_loaded": len(result.raw),
-        "rows_canonical": len(result.canonical),
-        "rows_inserted": len(diff.inserted),
-        "rows_updated": len(diff.updated),
-        "rows_removed": len(diff.removed),
-        "rows_unchanged": diff.unchanged,
-        "rows_quarantined": len(result.quarantined),
-        "rows_blank": result.blank_rows,
-        "changed_match_ids": json.dumps(diff.as_dict() if last is not None else {"inserted": len(diff.inserted)}),
-    }
-    return pd.concat([history, pd.DataFrame([entry])], ignore_index=True)[INGESTION_LOG_COLUMNS]
 
 
 @asset(
-    ins={"canonical_matches": AssetIn(partition_mapping=AllPartitionMapping(), metadata={"columns": ["league", "season", "home_team", "away_team"]})},
-    io_manager_key="warehouse_io_manager",
+    deps=["canonical_matches"],
     group_name="ingestion",
-    pool="duckdb",
-    code_version="1",
+    code_version=TEAMS_CODE_VERSION,
     description="Canonical team names per league with their aliases (curated table + normalised forms).",
 )
-def teams(context: AssetExecutionContext, canonical_matches: pd.DataFrame) -> Output[pd.DataFrame]:
-    registry = build_team_registry(canonical_matches)
-    return Output(registry, metadata={
-        "leagues": int(registry["league"].nunique()),
-        "teams": int(registry[["league", "team"]].drop_duplicates().shape[0]),
-        "aliases": len(registry),
-    })
+def teams(context: AssetExecutionContext, warehouse: WarehouseResource):
+    store = warehouse.store
+    registry = build_team_registry(store.query(
+        "SELECT league, season, home_team, away_team FROM canonical_matches ORDER BY league, season, match_date, match_id"))
+    store.write("teams", registry)
+    inputs = current_inputs(context.instance, stage_named("teams"), [None])
+    result = Materialized(content_digest(registry)[:24], team_registry_metadata(registry))
+    yield from materializations(context, {None: {"teams": result}}, {None: inputs[None][0]}, {"teams": TEAMS_CODE_VERSION})

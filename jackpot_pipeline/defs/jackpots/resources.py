@@ -101,3 +101,12 @@ class JackpotFilesResource(ConfigurableResource):
 
     def find_card(self, jackpot_id: str) -> JackpotCard:
         return find_card(self.root, jackpot_id)
+
+    def results_file(self, jackpot_id: str) -> Path | None:
+        """``<card stem>.results.csv`` beside the card declaring ``jackpot_id``, when there is one."""
+        try:
+            card = self.find_card(jackpot_id)
+        except CardError:
+            return None
+        path = card.source_path.with_name(card.source_path.stem + RESULTS_SUFFIX)
+        return path if path.is_file() else None

@@ -24,14 +24,14 @@ import datetime as dt
 import json
 from typing import Any
 
-import duckdb
 import pandas as pd
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from jackpot_pipeline.defs.jackpots.store import read_jackpot, read_predictions, table_exists
 from jackpot_pipeline.jackpots.exports import to_jsonable
+from jackpot_pipeline.jackpots.finalise import read_jackpot
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline.sources.fetch import sha256_file
+from jackpot_pipeline.warehouse.store import Warehouse
 
 __all__ = ["TraceError", "format_trace", "trace_jackpot"]
 
@@ -90,10 +90,15 @@ def _run(instance: DagsterInstance, run_id: str) -> dict[str, Any] | None:
     }
 
 
+def _input_partitions(recorded: dict[str, str | None], asset: str) -> dict[str, str | None]:
+    """{partition: data version} of ``asset`` among a materialization's recorded inputs (keys ``asset[partition]``)."""
+    prefix = f"{asset}["
+    return {key[len(prefix):-1]: version for key, version in recorded.items() if key.startswith(prefix)}
+
+
 def _raw_inputs(connection, settings: Settings, input_versions: dict[str, str | None]) -> list[dict[str, Any]]:
     """Each canonical_matches partition the snapshot was fitted on, down to its raw file's sha256."""
-    has_log = table_exists(connection, "ingestion_log")
-    has_matches = table_exists(connection, "canonical_matches")
+    has_log = has_matches = True
     inputs = []
     for partition, data_version in sorted(input_versions.items()):
         league, season = partition.split("|", 1)
@@ -138,15 +143,12 @@ def _snapshot(connection, instance: DagsterInstance, settings: Settings, row: pd
         "as_of_date": as_of.date(),
         "model_version": row["model_version"],
     }
-    if table_exists(connection, "team_strength_snapshots"):
-        teams = connection.execute(
-            """SELECT team, attack, defence, matches_used, is_promoted, converged, iterations, effective_weight
-               FROM team_strength_snapshots WHERE league = ? AND season = ? AND as_of_date = ? AND model_version = ?
-               ORDER BY team""",
-            [league, season, as_of.to_pydatetime(), row["model_version"]],
-        ).df()
-    else:
-        teams = pd.DataFrame()
+    teams = connection.execute(
+        """SELECT team, attack, defence, matches_used, is_promoted, converged, iterations, effective_weight
+           FROM team_strength_snapshots WHERE league = ? AND season = ? AND as_of_date = ? AND model_version = ?
+           ORDER BY team""",
+        [league, season, as_of.to_pydatetime(), row["model_version"]],
+    ).df()
     entry["in_warehouse"] = not teams.empty
     if teams.empty:
         entry["problem"] = "the snapshot's rows are no longer in team_strength_snapshots (partition re-materialised since)"
@@ -166,7 +168,8 @@ def _snapshot(connection, instance: DagsterInstance, settings: Settings, row: pd
         return entry
     metadata = materialization["metadata"]
     entry["training_seasons"] = metadata.get("training_seasons")
-    entry["inputs"] = _raw_inputs(connection, settings, metadata.get("input_data_versions") or {})
+    entry["inputs"] = _raw_inputs(connection, settings,
+                                  _input_partitions(metadata.get("input_data_versions") or {}, "canonical_matches"))
     return entry
 
 
@@ -180,22 +183,21 @@ def _calibration(connection, instance: DagsterInstance, row: pd.Series, before: 
             "problem": "no calibration_curves row when the jackpot was finalised: identity, flagged uncalibrated",
         }
     entry: dict[str, Any] = {"key": f"{league}|{season}", "calibration_version": row["calibration_version"]}
-    if table_exists(connection, "calibration_curves"):
-        found = connection.execute(
-            """SELECT scope, method, calibration_version, trained_on_start, trained_on_end, cutoff_date, n_train, flags
-               FROM calibration_curves WHERE league = ? AND season = ?""",
-            [league, season],
-        ).df()
-        if not found.empty:
-            current = found.iloc[0].to_dict()
-            for column in ("trained_on_start", "trained_on_end", "cutoff_date"):
-                current[column] = None if pd.isna(current[column]) else pd.Timestamp(current[column]).date()
-            entry["current_row_matches"] = current["calibration_version"] == row["calibration_version"]
-            if entry["current_row_matches"]:
-                entry.update({k: v for k, v in current.items() if k != "calibration_version"})
+    found = connection.execute(
+        """SELECT scope, method, calibration_version, trained_on_start, trained_on_end, cutoff_date, n_train, flags
+           FROM calibration_curves WHERE league = ? AND season = ?""",
+        [league, season],
+    ).df()
+    if not found.empty:
+        current = found.iloc[0].to_dict()
+        for column in ("trained_on_start", "trained_on_end", "cutoff_date"):
+            current[column] = None if pd.isna(current[column]) else pd.Timestamp(current[column]).date()
+        entry["current_row_matches"] = current["calibration_version"] == row["calibration_version"]
+        if entry["current_row_matches"]:
+            entry.update({k: v for k, v in current.items() if k != "calibration_version"})
     if not entry.get("current_row_matches"):
         entry["problem"] = "calibration_curves no longer holds this version (re-materialised since)"
-    materialization = _materialization(instance, "calibration_curves", season, before=before)
+    materialization = _materialization(instance, "calibration_curves", f"{league}|{season}", before=before)
     if materialization is not None:
         entry["materialization"] = {k: v for k, v in materialization.items() if k != "metadata"}
         entry["input_data_versions"] = materialization["metadata"].get("input_data_versions")
@@ -204,13 +206,14 @@ def _calibration(connection, instance: DagsterInstance, row: pd.Series, before: 
 
 def trace_jackpot(settings: Settings, instance: DagsterInstance, jackpot_id: str, fixture: int | None = None) -> dict[str, Any]:
     """The lineage of a finalised jackpot (or of one fixture) as a JSON-ready dict; see the module docstring."""
-    if not settings.warehouse_path.exists():
-        raise TraceError(f"no warehouse at {settings.warehouse_path}")
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-        stored = read_jackpot(connection, jackpot_id)
-        if stored is None:
-            raise TraceError(f"jackpot {jackpot_id!r} has not been finalised in {settings.warehouse_path}")
-        predictions = read_predictions(connection, jackpot_id)
+    store = Warehouse(settings.warehouse_root)
+    if not store.root.is_dir():
+        raise TraceError(f"no warehouse at {settings.warehouse_root}")
+    stored = read_jackpot(store, jackpot_id)
+    predictions = store.read("jackpot_predictions", jackpot_id)
+    if stored is None or predictions is None:
+        raise TraceError(f"jackpot {jackpot_id!r} has not been finalised in {settings.warehouse_root}")
+    with store.connect() as connection:
         rows = predictions[predictions["set_id"] == "B"].sort_values("position")
         if fixture is not None:
             if fixture not in set(rows["position"]):

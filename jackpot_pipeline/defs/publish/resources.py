@@ -52,6 +52,12 @@ class PostgresResource(ConfigurableResource):
         with connect(self.dsn) as connection:
             yield connection
 
+    def target(self, connection: psycopg.Connection) -> str:
+        """Which database this is: server, name and the database's oid (a re-created database gets a new one)."""
+        info = connection.info
+        oid = connection.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
+        return f"{info.host}:{info.port}/{info.dbname}#{oid}"
+
     def prepare(self, connection: psycopg.Connection) -> None:
         """Migrations, roles, grants and policies: once per process and database, idempotent anyway."""
         key = (self.dsn, self.role_prefix)

@@ -1,0 +1,10 @@
+"""Partitions: league × season keys (``E0|2324``) and jackpot cards (their ``jackpot_id``).
+
+League × season is one dynamic dimension holding only the combinations that have a source file, in the
+order they were added; a run over several of them covers a contiguous range of that order.
+"""
+
+from dagster import DynamicPartitionsDefinition
+
+league_season_partitions = DynamicPartitionsDefinition(name="league_season")
+jackpot_partitions = DynamicPartitionsDefinition(name="jackpots")
