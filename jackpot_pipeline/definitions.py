@@ -2,7 +2,7 @@
 
 import warnings
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from jackpot_pipeline.defs.ingestion.assets import ingest_league_season, teams
 from jackpot_pipeline.defs.jackpots import jackpot_assets, jackpot_resources
@@ -11,7 +11,7 @@ from jackpot_pipeline.defs.orchestration import PIPELINE_JOBS, PUBLISH_JOBS
 from jackpot_pipeline.defs.publish import postgres_enabled, publish_assets, publish_resources
 from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseResource
 from jackpot_pipeline.defs.schedules import fetch_job, weekly_fetch_schedule
-from jackpot_pipeline.defs.sensors import pipeline_sensors
+from jackpot_pipeline.defs.sensors import build_pipeline_sensor
 from jackpot_pipeline.defs.sqlite_storage import speed_up_local_instance
 from jackpot_pipeline.defs.validation import validation_assets
 from jackpot_pipeline.settings import Settings, load_settings
@@ -44,8 +44,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 *(publish_assets if publishing else [])],
         jobs=[*PIPELINE_JOBS, *(PUBLISH_JOBS if publishing else []), fetch_job],
         schedules=[weekly_fetch_schedule],
-        sensors=pipeline_sensors,
+        sensors=[build_pipeline_sensor(publishing)],
         resources={**build_resources(settings), **jackpot_resources(settings), **publish_resources(settings)},
+        # steps spread their partitions over the cores themselves; a process per step would only add start-up
+        # time (a chain run of one partition has four steps)
+        executor=in_process_executor,
     )
 
 

@@ -104,6 +104,8 @@ def raise_failures(failures: Mapping[str, str], total: int) -> None:
     """After the good partitions were reported: fail the step, naming every partition that failed."""
     if not failures:
         return
+    if total == 1:
+        raise Failure(next(iter(failures.values())))
     lines = [f"{partition}: {message}" for partition, message in sorted(failures.items())]
     raise Failure(
         f"{len(failures)} of {total} partition(s) failed (the others were stored and reported):\n" + "\n".join(lines),
@@ -136,6 +138,4 @@ def report_partitions(
             for asset, version in outcome.versions.items()
         }
     yield from materializations(context, results, {p: inputs[p][0] for p in results}, code_versions)
-    if len(done) == 1 and failures:
-        raise Failure(next(iter(failures.values())))
     raise_failures(failures, len(done))

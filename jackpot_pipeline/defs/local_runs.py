@@ -29,6 +29,8 @@ from jackpot_pipeline.planning.plan import RunPlan
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline.sources.leagues import expand_seasons
+from jackpot_pipeline.steps.parallel import keep_workers_between_batches
+from jackpot_pipeline.warehouse.store import Warehouse
 
 # The run's events still reach the instance (and the UI); only the console echo is quietened.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -59,7 +61,9 @@ def failure_message(result) -> str:
     error = failure.event_specific_data.error
     while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
-    return error.message.strip()
+    message = error.message.strip()
+    # a step that names its failed partitions raises Failure: its description is the message
+    return message.removeprefix("dagster._core.definitions.events.Failure: ")
 
 
 def wait_for_daemon_runs(instance: DagsterInstance, log: Callable[[str], None], timeout: float = 3600.0) -> None:
@@ -91,6 +95,7 @@ def run_pipeline(
 ) -> RunOutcome:
     """Bring every configured partition up to date; returns what ran and what failed."""
     outcome = RunOutcome()
+    keep_workers_between_batches()
     seasons = expand_seasons(settings.seasons_spec) if settings.seasons_spec else settings.seasons()
     sources = scan_sources(settings.raw_dir, settings.leagues, seasons)
     cards = scan_cards(settings.jackpots_dir)
@@ -100,7 +105,7 @@ def run_pipeline(
     attempts: dict = {}
     for _ in range(max_rounds):
         wait_for_daemon_runs(instance, log)
-        planned = plan_runs(instance, stages, sources, cards, attempts)
+        planned = plan_runs(instance, stages, sources, cards, attempts, store=Warehouse(settings.warehouse_root))
         if not planned.runs:
             outcome.left_alone = [f"{w.stage} {w.partition or ''}".strip() for w in planned.plan.failed]
             break

@@ -28,6 +28,7 @@ from jackpot_pipeline.planning.pipeline import STAGES
 from jackpot_pipeline.planning.plan import Attempts, Plan, RunPlan, next_runs, plan
 from jackpot_pipeline.planning.publishing import publish_stages
 from jackpot_pipeline.planning.stages import PipelineState, Stage
+from jackpot_pipeline.warehouse.store import Warehouse
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -42,7 +43,6 @@ ingest_job = define_asset_job(
 league_season_job = define_asset_job(
     "league_season_job",
     selection=AssetSelection.assets(*[asset for stage in STAGES if stage.scope == "league_season" for asset in stage.assets]),
-    partitions_def=league_season_partitions,
     description="League × season work: one stage over a range of partitions, or every stage of one partition.",
 )
 warehouse_job = define_asset_job(
@@ -51,14 +51,12 @@ warehouse_job = define_asset_job(
 )
 jackpot_job = define_asset_job(
     "jackpot_job", selection=AssetSelection.assets(*[a for s in STAGES if s.scope == "jackpot" for a in s.assets]),
-    partitions_def=jackpot_partitions,
     description="Finalise jackpot cards, write their exports and score them on the results so far.",
 )
 publish_league_season_job = define_asset_job(
     "publish_league_season_job", selection=AssetSelection.assets(
         "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
         "published_match_predictions", "published_validation_results", "published_calibration_data"),
-    partitions_def=league_season_partitions,
     description="Publish league × season partitions to PostgreSQL.",
 )
 publish_catalog_job = define_asset_job(
@@ -66,7 +64,7 @@ publish_catalog_job = define_asset_job(
     description="Publish the league catalogue, the team registry and the model registry to PostgreSQL.",
 )
 publish_jackpots_job = define_asset_job(
-    "publish_jackpots_job", selection=AssetSelection.assets("published_jackpots"), partitions_def=jackpot_partitions,
+    "publish_jackpots_job", selection=AssetSelection.assets("published_jackpots"),
     description="Publish finalised jackpots to PostgreSQL.",
 )
 PIPELINE_JOBS = [ingest_job, league_season_job, warehouse_job, jackpot_job]
@@ -125,6 +123,7 @@ def plan_runs(
     cards: CardScan,
     attempts: Attempts,
     *,
+    store: Warehouse | None = None,
     max_runs_per_stage: int = 4,
 ) -> Planned:
     """What to run next. Partition keys the instance lacks are planned as if added (the caller adds them,
@@ -134,7 +133,7 @@ def plan_runs(
     known_jackpots = list(instance.get_dynamic_partitions(jackpot_partitions.name))
     new_jackpots = sorted(set(cards.cards) - set(known_jackpots))
     state = read_state(instance, stages, sources=sources.versions, cards=cards, configured=sources.versions,
-                       extra_league_seasons=new_league_seasons, extra_jackpots=new_jackpots)
+                       extra_league_seasons=new_league_seasons, extra_jackpots=new_jackpots, store=store)
     current = plan(stages, state, attempts)
     order = {"league_season": [*known, *new_league_seasons], "jackpot": [*known_jackpots, *new_jackpots]}
     runs = next_runs(stages, current, state, order, max_runs_per_stage=max_runs_per_stage)

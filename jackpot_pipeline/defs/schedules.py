@@ -21,6 +21,6 @@ def fetch_job():
 
 
 weekly_fetch_schedule = ScheduleDefinition(
-    job=fetch_job, cron_schedule="0 2 * * 0", execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
+    name="weekly_fetch_schedule", job=fetch_job, cron_schedule="0 2 * * 0", execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
     description="Sunday 02:00 UTC: fetch the configured files; new_csv_sensor refreshes every partition they change.",
 )

@@ -33,20 +33,12 @@ from jackpot_pipeline.defs.orchestration import (
 )
 from jackpot_pipeline.defs.partitions import jackpot_partitions, league_season_partitions
 from jackpot_pipeline.defs.publish.resources import PostgresResource
-from jackpot_pipeline.defs.resources import RawFilesResource
+from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseResource
 from jackpot_pipeline.defs.state import runs_in_progress, scan_cards, scan_sources
 
 
-@sensor(
-    jobs=[*PIPELINE_JOBS, *PUBLISH_JOBS],
-    minimum_interval_seconds=10,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Watches data/raw/ and data/jackpots/ and runs whatever is stale: ingestion of new or changed CSVs, "
-    "then walk-forward, calibration, predictions, validation, the summary tables, jackpot cards (and publishing "
-    "when PostgreSQL is configured), batched, by the same plan as make run.",
-)
-def new_csv_sensor(context: SensorEvaluationContext, raw_files: RawFilesResource, jackpot_files: JackpotFilesResource,
-                   postgres: PostgresResource):
+def plan_tick(context: SensorEvaluationContext, raw_files: RawFilesResource, jackpot_files: JackpotFilesResource,
+              postgres: PostgresResource, warehouse: WarehouseResource):
     cursor = json.loads(context.cursor) if context.cursor else {}
     in_progress = runs_in_progress(context.instance)
     if in_progress:
@@ -63,7 +55,7 @@ def new_csv_sensor(context: SensorEvaluationContext, raw_files: RawFilesResource
             target = postgres.target(connection)
     stages = pipeline_stages(target)
     attempts = decode_attempts(cursor.get("attempts", {}))
-    planned = plan_runs(context.instance, stages, sources, cards, attempts)
+    planned = plan_runs(context.instance, stages, sources, cards, attempts, store=warehouse.store)
     runs = [run for run in planned.runs if not run_key_used(context.instance, run.run_key)]
     failed = {(work.stage, work.partition): work.fingerprint for work in planned.plan.failed}
     next_cursor = json.dumps({"files": sources.cache, "attempts": encode_attempts({**failed, **attempts_of(runs)})},
@@ -84,4 +76,23 @@ def new_csv_sensor(context: SensorEvaluationContext, raw_files: RawFilesResource
                         cursor=next_cursor)
 
 
-pipeline_sensors = [new_csv_sensor]
+def build_pipeline_sensor(publishing: bool):
+    """The sensor, targeting the publishing jobs too when they are part of the code location."""
+
+    @sensor(
+        name="new_csv_sensor",
+        jobs=[*PIPELINE_JOBS, *(PUBLISH_JOBS if publishing else [])],
+        minimum_interval_seconds=10,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Watches data/raw/ and data/jackpots/ and runs whatever is stale: ingestion of new or changed CSVs, "
+        "then walk-forward, calibration, predictions, validation, the summary tables, jackpot cards (and publishing "
+        "when PostgreSQL is configured), batched, by the same plan as make run.",
+    )
+    def new_csv_sensor(context: SensorEvaluationContext, raw_files: RawFilesResource, jackpot_files: JackpotFilesResource,
+                       postgres: PostgresResource, warehouse: WarehouseResource):
+        return plan_tick(context, raw_files, jackpot_files, postgres, warehouse)
+
+    return new_csv_sensor
+
+
+new_csv_sensor = build_pipeline_sensor(publishing=False)

@@ -25,6 +25,7 @@ from jackpot_pipeline.sources.catalog import league_and_season_of, partitions_of
 from jackpot_pipeline.sources.fetch import sha256_file
 from jackpot_pipeline.sources.football_data import SourceFormatError
 from jackpot_pipeline.sources.leagues import season_selected
+from jackpot_pipeline.warehouse.store import Warehouse
 
 IN_PROGRESS = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -156,9 +157,11 @@ def read_state(
     configured: Iterable[str] | None = None,
     extra_league_seasons: Sequence[str] = (),
     extra_jackpots: Sequence[str] = (),
+    store: Warehouse | None = None,
 ) -> PipelineState:
     """The state the planner needs: every asset's versions, every stage's recorded fingerprints. ``extra_*``:
-    partition keys about to be added (after the instance's own, in that order)."""
+    partition keys about to be added (after the instance's own, in that order). With ``store``, a partition
+    whose warehouse file is gone counts as never materialised (someone deleted it: it is recomputed)."""
     stages = list(stages)
     league_seasons = (*instance.get_dynamic_partitions(league_season_partitions.name), *extra_league_seasons)
     jackpots = (*instance.get_dynamic_partitions(jackpot_partitions.name), *extra_jackpots)
@@ -168,6 +171,9 @@ def read_state(
         for asset in stage.assets:
             versions[asset] = latest_data_versions(instance, asset, partitioned)
         fingerprints[stage.name] = latest_fingerprints(instance, stage.assets[0], partitioned)
+        if store is not None:
+            fingerprints[stage.name] = {partition: fingerprint for partition, fingerprint in fingerprints[stage.name].items()
+                                        if stored(store, stage, partition)}
     cards = cards or CardScan()
     return PipelineState(
         league_seasons=league_seasons,
@@ -177,6 +183,21 @@ def read_state(
         versions=versions,
         fingerprints=fingerprints,
     )
+
+
+def stored(store: Warehouse, stage: Stage, partition: str | None) -> bool:
+    """Whether the warehouse holds every table the stage writes for ``partition``."""
+    for asset in stage.assets:
+        if asset not in store.tables:
+            continue  # not a warehouse table (exports, published copies)
+        layout = store.tables[asset].layout
+        if layout == "append":
+            found = store.exists(asset)
+        else:
+            found = store.path(asset, None if layout == "whole" else partition).is_file()
+        if not found:
+            return False
+    return True
 
 
 def add_partitions(instance: DagsterInstance, league_seasons: Iterable[str] = (), jackpots: Iterable[str] = ()) -> None:

@@ -134,8 +134,11 @@ def next_runs(
     runnable = [work for work in current.pending if work.runnable]
     if not runnable:
         return []
-    league_season_work = [w for w in current.pending if by_name[w.stage].scope == "league_season"]
-    if league_season_work and len({w.partition for w in league_season_work}) == 1:
+    first_group = by_name[runnable[0].stage].group
+    league_season_work = [w for w in current.pending if by_name[w.stage].scope == "league_season"
+                          and by_name[w.stage].group == first_group]
+    if league_season_work and len({w.partition for w in league_season_work}) == 1 and \
+            by_name[runnable[0].stage].scope == "league_season":
         return [RunPlan(tuple(w.stage for w in league_season_work), "league_season",
                         (league_season_work[0].partition,),  # type: ignore[arg-type]
                         {(w.stage, w.partition): w.fingerprint for w in league_season_work})]

@@ -26,15 +26,16 @@ def _jackpot_inputs(partition: str | None, state: PipelineState) -> Inputs:
 def publish_stages(target: str) -> tuple[Stage, ...]:
     """The publishing stages for the database ``target`` (see ``PostgresResource.target``)."""
     settings = {"target": target}
+    group = "publish"
     return (
         Stage("publish_league_season", (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
             "published_match_predictions", "published_validation_results", "published_calibration_data",
-        ), "league_season", _league_season_inputs, PUBLISH_CODE_VERSION, settings, reads=LEAGUE_SEASON_SOURCES),
+        ), "league_season", _league_season_inputs, PUBLISH_CODE_VERSION, settings, reads=LEAGUE_SEASON_SOURCES, group=group),
         Stage("publish_catalog", ("published_leagues", "published_teams", "published_models"), "global",
-              _catalog_inputs, PUBLISH_CODE_VERSION, settings, reads=CATALOG_SOURCES),
+              _catalog_inputs, PUBLISH_CODE_VERSION, settings, reads=CATALOG_SOURCES, group=group),
         Stage("publish_jackpots", ("published_jackpots",), "jackpot", _jackpot_inputs, PUBLISH_CODE_VERSION, settings,
-              reads=("jackpot_predictions",)),
+              reads=("jackpot_predictions",), group=group),
     )
 
 

@@ -66,6 +66,7 @@ class Stage:
     # (a finalised jackpot reads the model, but a newer model must never make it stale)
     after: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()  # the assets (and file inputs) whose versions ``inputs`` looks up
+    group: str = "pipeline"  # stages of one group may share a run (a chain of one partition); publishing is another
 
     def fingerprint(self, inputs: Inputs) -> str:
         payload = json.dumps(

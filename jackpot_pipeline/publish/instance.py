@@ -2,7 +2,7 @@
 
 ``JACKPOT_INSTANCE`` = ``sqlite`` (default: ``deploy/dagster.yaml``, SQLite files in DAGSTER_HOME) or
 ``postgres`` (``deploy/postgres/dagster.yaml``: runs, event logs and schedules in the database of
-``JACKPOT_PG_DSN``). Both have telemetry off, the run queue and the ``duckdb`` pool limited to 1.
+``JACKPOT_PG_DSN``). Both have telemetry off and the run queue (two runs at a time).
 
 The Postgres profile reads its connection from ``JACKPOT_PG_HOST/PORT/USER/PASSWORD/DB``, which
 :func:`prepare_dagster_home` derives from ``JACKPOT_PG_DSN`` and returns for the caller to export:

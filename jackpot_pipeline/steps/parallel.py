@@ -29,11 +29,18 @@ def worker_count(tasks: int) -> int:
 
 
 _pools: dict[tuple[int, int], ProcessPoolExecutor] = {}
+_keep_pools = False
+
+
+def keep_workers_between_batches() -> None:
+    """Keep each pool for the next batch in this process (``make run``: starting a worker imports the
+    scientific stack, about a second, which every stage would pay again). Only for a process that runs
+    several steps itself: a step process of a run keeps no pool, since a live pool would keep it alive."""
+    global _keep_pools
+    _keep_pools = True
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """One pool per process and size, kept for the next batch: starting a worker imports the scientific
-    stack (about a second), which a run of several stages would otherwise pay at every stage."""
     key = (os.getpid(), workers)
     if key not in _pools:
         context = multiprocessing.get_context("spawn")  # a forked Dagster step would inherit its threads and locks
@@ -46,11 +53,16 @@ def map_in_processes(function: Callable[[T], R], tasks: Sequence[T], *, min_task
     workers = worker_count(len(tasks))
     if workers == 1 or len(tasks) < min_tasks:
         return [_call(function, task) for task in tasks]
+    pool = _pool(workers)
     try:
-        return list(_pool(workers).map(_call, [function] * len(tasks), tasks, chunksize=1))
-    except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh next time, finish here
+        return list(pool.map(_call, [function] * len(tasks), tasks, chunksize=1))
+    except BrokenProcessPool:  # a worker died (killed, out of memory): finish here, start afresh next time
         _pools.pop((os.getpid(), workers), None)
         return [_call(function, task) for task in tasks]
+    finally:
+        if not _keep_pools:
+            _pools.pop((os.getpid(), workers), None)
+            pool.shutdown(wait=True)
 
 
 def _call(function: Callable[[T], R], task: T) -> R | BaseException:

@@ -4,7 +4,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("bench_ingestion", "bench_dixon_coles", "bench_walk_forward")
+BENCHMARKS = ("bench_ingestion", "bench_dixon_coles", "bench_walk_forward", "bench_make_run")
 
 
 def main() -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,41 +36,5 @@ def parse_throughput(root: Path = SHARED_FOOTBALL_DATA, repeats: int = 3) -> dic
     }
 
 
-def cold_default_ingestion() -> dict[str, object]:
-    """`jackpot-pipeline run` of the default configuration into an empty data dir and instance."""
-    from dagster import DagsterInstance
-
-    from jackpot_pipeline.cli import ingest
-    from jackpot_pipeline.settings import load_settings
-    from jackpot_pipeline.sources.fetch import fetch_files, source_files
-
-    with tempfile.TemporaryDirectory() as scratch:
-        home = Path(scratch) / "home"
-        home.mkdir()
-        (home / "dagster.yaml").write_text((Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml").read_text())
-        os.environ["DAGSTER_HOME"] = str(home)
-        settings = load_settings({"FOOTBALL_DATA_URL": SHARED_FOOTBALL_DATA.as_uri(), "JACKPOT_DATA_DIR": str(Path(scratch) / "data")})
-        started = time.perf_counter()
-        files = source_files(settings.base_url, settings.leagues, settings.seasons())
-        fetch_files(files, settings.raw_dir)
-        fetched = time.perf_counter()
-        with DagsterInstance.get() as instance:
-            outcome = ingest(settings, instance, log=lambda _: None)
-            ingested = time.perf_counter()
-            again = ingest(settings, instance, log=lambda _: None)
-            rerun = time.perf_counter()
-    return {
-        "leagues": list(settings.leagues),
-        "seasons": settings.seasons(),
-        "partitions": len(outcome.ingested),
-        "failed": len(outcome.failed),
-        "checks_passed": outcome.checks_passed,
-        "fetch_seconds": round(fetched - started, 2),
-        "wall_seconds": round(ingested - started, 2),
-        "rerun_unchanged_seconds": round(rerun - ingested, 2),
-        "rerun_ingested_partitions": len(again.ingested),
-    }
-
-
 def run() -> dict[str, object]:
-    return {"parse_throughput": parse_throughput(), "cold_default_ingestion": cold_default_ingestion()}
+    return {"parse_throughput": parse_throughput()}

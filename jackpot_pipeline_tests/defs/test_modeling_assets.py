@@ -3,13 +3,12 @@
 import json
 
 import numpy as np
-from dagster import AssetKey, MultiPartitionKey
+from dagster import AssetKey
 
+from jackpot_pipeline_tests.defs.conftest import failure_message
 
-def run(workspace, job_name: str, partition_key):
-    result = workspace.defs().resolve_job_def(job_name).execute_in_process(instance=workspace.instance, partition_key=partition_key)
-    assert result.success
-    return result
+SEASONS = ("2122", "2223", "2324")
+KEYS = [f"E0|{season}" for season in SEASONS]
 
 
 def metadata(workspace, asset: str, partition: str) -> dict:
@@ -18,21 +17,15 @@ def metadata(workspace, asset: str, partition: str) -> dict:
 
 
 def test_predictions_for_every_match_with_lineage(workspace):
-    seasons = ("2122", "2223", "2324")
-    workspace.copy(*(f"mmz4281/{season}/E0.csv" for season in seasons))
-    for season in seasons:
-        assert workspace.ingest("E0", season).success
-    for season in seasons:
-        run(workspace, "walk_forward_job", MultiPartitionKey({"league": "E0", "season": season}))
-    for season in seasons:
-        run(workspace, "calibration_job", season)
-        run(workspace, "match_predictions_job", MultiPartitionKey({"league": "E0", "season": season}))
+    workspace.copy(*(f"mmz4281/{season}/E0.csv" for season in SEASONS))
+    workspace.add(*KEYS)
+    for stage in ("ingest", "walk_forward", "calibration", "match_predictions"):
+        assert workspace.run(stage, partitions=KEYS).success  # one batched run per stage
 
     counts = workspace.sql(
         "SELECT season, count(DISTINCT match_id) matches, count(*) rows FROM match_predictions GROUP BY season ORDER BY season"
     ).values.tolist()
-    canonical = workspace.sql("SELECT count(*) n FROM canonical_matches WHERE season = '2324'")["n"][0]
-    assert canonical == 380
+    assert workspace.sql("SELECT count(*) n FROM canonical_matches WHERE season = '2324'")["n"][0] == 380
     # 2021/22 is the first season of this history: a warm-up, then every match; later seasons: all
     assert counts[1:] == [["2223", 380, 380 * 9], ["2324", 380, 380 * 9]]
     assert 300 < counts[0][1] < 380
@@ -62,13 +55,15 @@ def test_predictions_for_every_match_with_lineage(workspace):
     assert len(unseen) > 0 and unseen["flags"].str.contains("unseen_home_team").all()
     assert workspace.sql("SELECT count(*) n FROM match_predictions WHERE snapshot_as_of > match_date")["n"][0] == 0
 
-    # assets fed by many partitions write the whole map of input partitions -> data versions
+    # every partition records exactly the upstream partitions and data versions it read
     walk = metadata(workspace, "uncalibrated_predictions", "E0|2324")
-    assert walk["training_seasons"] == ["2122", "2223", "2324"]
-    assert set(walk["input_data_versions"]) == {"E0|2122", "E0|2223", "E0|2324"}
+    assert walk["training_seasons"] == list(SEASONS)
+    assert set(walk["input_data_versions"]) == {f"canonical_matches[{key}]" for key in KEYS}
     assert all(walk["input_data_versions"].values())
     predicted = metadata(workspace, "match_predictions", "E0|2324")
-    assert set(predicted["input_data_versions"]) == {"E0|2324", "2324"}
+    assert set(predicted["input_data_versions"]) == {"uncalibrated_predictions[E0|2324]", "calibration_curves[E0|2324]"}
+    calibrated = metadata(workspace, "calibration_curves", "E0|2324")
+    assert set(calibrated["input_data_versions"]) == {"uncalibrated_predictions[E0|2122]", "uncalibrated_predictions[E0|2223]"}
 
     calibration = workspace.sql("SELECT * FROM calibration_curves ORDER BY season").to_dict("records")
     assert [row["flags"] for row in calibration[:1]] == ["no_calibration_history"]
@@ -76,28 +71,13 @@ def test_predictions_for_every_match_with_lineage(workspace):
     assert json.loads(calibration[2]["candidate_scores"])["n_fit_rows"] > 0
 
 
-def test_empty_combination_and_missing_calibration(workspace):
-    from jackpot_pipeline.defs.runs import step_failure_message
-
+def test_missing_calibration_is_refused_not_guessed(workspace):
     workspace.copy("mmz4281/2324/E0.csv", "mmz4281/2324/SP1.csv")
     assert workspace.ingest("E0", "2324").success and workspace.ingest("SP1", "2324").success
-    workspace.instance.add_dynamic_partitions("season", ["2014"])
-    run(workspace, "walk_forward_job", MultiPartitionKey({"league": "E0", "season": "2014"}))  # no data: empty
-    e0, sp1 = (MultiPartitionKey({"league": league, "season": "2324"}) for league in ("E0", "SP1"))
-
-    def predict(key):
-        return workspace.defs().resolve_job_def("match_predictions_job").execute_in_process(
-            instance=workspace.instance, partition_key=key, raise_on_error=False
-        )
-
-    run(workspace, "walk_forward_job", sp1)
-    result = predict(sp1)  # no calibration map for the season yet: refused, not guessed
+    assert workspace.run("walk_forward", partitions=["SP1|2324"]).success
+    result = workspace.run("match_predictions", partitions=["SP1|2324"], raise_on_error=False)
     assert not result.success
-    assert "calibration_curves (partitions: 2324) has never been materialised in this warehouse" in step_failure_message(result)
-
-    run(workspace, "calibration_job", "2324")  # only SP1 had predictions for 2324 then
-    run(workspace, "walk_forward_job", e0)
-    result = predict(e0)
-    assert "calibration_curves for season 2324 has no row for E0" in step_failure_message(result)
-    run(workspace, "calibration_job", "2324")
-    assert predict(e0).success
+    assert failure_message(result) == ("SP1|2324: calibration_curves has no row for this league and season; "
+                                       "materialise calibration_curves for it first")
+    assert workspace.run("calibration", partitions=["SP1|2324"]).success
+    assert workspace.run("match_predictions", partitions=["SP1|2324"]).success

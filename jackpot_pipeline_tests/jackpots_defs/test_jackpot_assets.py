@@ -1,42 +1,50 @@
-"""The jackpot assets on the real sample card: predictions, exports, validation, immutability, fallbacks."""
+"""The jackpot assets on the real sample card through Dagster: predictions, exports, validation,
+immutability, fallbacks, batched runs over several cards, and ``make run`` picking up new cards."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import stat
 
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, AssetRecordsFilter
 
-from jackpot_pipeline.defs.runs import step_failure_message
+from jackpot_pipeline.defs.batch import FINGERPRINT_TAG
+from jackpot_pipeline.defs.local_runs import failure_message
 from jackpot_pipeline.jackpots.cards import load_card
-from jackpot_pipeline_tests.jackpots_defs.conftest import SAMPLE_CARD, SAMPLE_ID
+from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes
 
 SETS = ["A", "B", "C", "D", "E", "F", "G"]
 # football-data's FTR of the sample fixtures, in card order (the core's tests check them against the files)
 SAMPLE_RESULTS = "H D H A A H A A H A D D H D A"
 
 
+def midweek_card(jackpot_id: str) -> str:
+    """A two-fixture CSV card; the second fixture has no odds."""
+    return (
+        "jackpot_id,name,operator,position,home_team,away_team,league,kickoff,odds_home,odds_draw,odds_away\n"
+        f"{jackpot_id},Midweek,SportPesa,1,Arsenal,Everton,E0,19/05/2024 16:00,1.18,8,12\n"
+        f"{jackpot_id},Midweek,SportPesa,2,Bayern Munich,Hoffenheim,D1,18/05/2024 14:30,,,\n"
+    )
+
+
+def metadata_of(materialization) -> dict:
+    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+
+
 def latest_metadata(workspace, asset: str, partition: str) -> dict:
     record = workspace.instance.get_latest_data_version_record(AssetKey(asset), partition_key=partition)
-    return {key: getattr(value, "value", value) for key, value in record.asset_materialization.metadata.items()}
-
-
-def table_bytes(workspace, jackpot_id: str) -> bytes:
-    """Everything stored about a jackpot, as CSV bytes (byte-equal means untouched)."""
-    parts = []
-    for table, order in (("jackpots", "jackpot_id"), ("jackpot_predictions", "position, set_id")):
-        frame = workspace.sql(f"SELECT * FROM {table} WHERE jackpot_id = ? ORDER BY {order}", [jackpot_id])
-        parts.append(frame.to_csv(index=False).encode())
-    return b"\n".join(parts)
+    return metadata_of(record.asset_materialization)
 
 
 def test_the_sample_card_end_to_end(modeled):
-    print(f"\nsession setup (ingest 15 partitions, teams, 10 walk-forwards, calibration): {modeled.setup_seconds:.1f}s")
-    result = modeled.finalise_sample()
+    print(f"\nsession setup (make run's engine over 15 partitions and the sample card): {modeled.setup_seconds:.1f}s")
+    finalising = modeled.setup_run(f"jackpot_predictions {SAMPLE_ID}")
+    assert finalising["success"]
     card = load_card(SAMPLE_CARD)
 
     rows = modeled.sql("SELECT * FROM jackpot_predictions WHERE jackpot_id = ? ORDER BY position, set_id", [SAMPLE_ID])
@@ -51,7 +59,7 @@ def test_the_sample_card_end_to_end(modeled):
     assert (rows["confidence"] == expected_confidence).all()
     assert not any(w.startswith("critical") for text in rows["warnings"] for w in json.loads(text))
     # the snapshot used was fitted on matches dated before the kick-off
-    assert (rows["snapshot_as_of"] < rows["kickoff"]).all()
+    assert (pd.to_datetime(rows["snapshot_as_of"]) < rows["kickoff"]).all()
 
     # Set A is the stored snapshot's Dixon-Coles fit: the walk-forward's own out-of-sample probabilities
     # of these very matches, from the same snapshot
@@ -60,7 +68,7 @@ def test_the_sample_card_end_to_end(modeled):
     joined = set_a.merge(walk, on=["league", "home_team", "away_team"], suffixes=("", "_wf"))
     assert len(joined) == 15
     assert (joined["model_version"] == joined["model_version_wf"]).all()
-    assert (joined["snapshot_as_of"] == joined["snapshot_as_of_wf"]).all()
+    assert (pd.to_datetime(joined["snapshot_as_of"]) == joined["snapshot_as_of_wf"]).all()
     for ours, theirs in (("prob_home", "model_home"), ("prob_draw", "model_draw"), ("lambda_home", "lambda_home_wf")):
         assert np.allclose(joined[ours], joined[theirs], rtol=0, atol=1e-12)
     explanation = json.loads(set_a.iloc[0]["explanation"])
@@ -70,22 +78,27 @@ def test_the_sample_card_end_to_end(modeled):
     jackpot = modeled.sql("SELECT * FROM jackpots WHERE jackpot_id = ?", [SAMPLE_ID]).iloc[0]
     assert jackpot["status"] == "finalised" and jackpot["n_fixtures"] == 15
     assert jackpot["card_sha256"] == hashlib.sha256(SAMPLE_CARD.read_bytes()).hexdigest() == card.sha256
-    metadata = latest_metadata(modeled, "jackpot_predictions", SAMPLE_ID)
-    if metadata["status"] == "finalised":  # this test finalised the sample
-        assert jackpot["run_id"] == result.run_id and metadata["rows_written"] == 105
-    else:  # another test did, earlier in the session: this run was the unchanged no-op
-        assert metadata["status"] == "unchanged" and metadata["finalised_run_id"] == jackpot["run_id"]
-    assert set(json.loads(jackpot["model_versions"])) == {
+    assert jackpot["run_id"] == finalising["run_id"] and set(rows["run_id"]) == {finalising["run_id"]}
+    # the finalising run's materialization (later no-op runs add others): what it wrote and from which models
+    record = modeled.first_materialization("jackpot_predictions", SAMPLE_ID)
+    assert record.run_id == finalising["run_id"]
+    metadata = metadata_of(record.asset_materialization)
+    assert metadata["status"] == "finalised" and metadata["rows_written"] == 105
+    assert metadata["content_sha256"] == jackpot["content_sha256"] and metadata["critical_fixtures"] == 0
+    assert set(json.loads(jackpot["model_versions"])) == set(metadata["model_versions"]) == {
         "D1|2324@2024-05-13", "E0|2324@2024-05-13", "F1|2324@2024-05-13", "I1|2324@2024-05-20", "SP1|2324@2024-05-20"
     }
     assert set(json.loads(jackpot["calibration_versions"])) == {f"{league}|2324" for league in ("D1", "E0", "F1", "I1", "SP1")}
     assert "| 6 | Manchester City v West Ham United | E0 |" in metadata["set_b"]
+    assert record.asset_materialization.tags[FINGERPRINT_TAG]
 
-    # exports: both files, parsed back
-    exported = json.loads((modeled.settings.exports_dir / f"{SAMPLE_ID}.json").read_text())
-    table = pd.read_csv(modeled.settings.exports_dir / f"{SAMPLE_ID}.csv")
+    # exports: both files, readable by everyone, parsed back
+    json_path, csv_path = modeled.exports / f"{SAMPLE_ID}.json", modeled.exports / f"{SAMPLE_ID}.csv"
+    assert [stat.S_IMODE(path.stat().st_mode) for path in (json_path, csv_path)] == [0o644, 0o644]
+    exported = json.loads(json_path.read_text())
+    table = pd.read_csv(csv_path)
     assert len(table) == 105 and list(table["set_id"][:7]) == SETS
-    assert exported["jackpot"]["card_sha256"] == card.sha256
+    assert exported["jackpot"]["card_sha256"] == card.sha256 and exported["jackpot"]["run_id"] == finalising["run_id"]
     assert [f["position"] for f in exported["fixtures"]] == list(range(1, 16))
     assert all(set(f["sets"]) == set(SETS) for f in exported["fixtures"])
     assert exported["tickets"]["budget"] == {"max_doubles": 3, "max_triples": 1, "max_lines": None}
@@ -102,6 +115,9 @@ def test_the_sample_card_end_to_end(modeled):
         assert likely["selections"] == picks and likely["lines"] == 1
         assert optimised["n_doubles"] <= 3 and optimised["n_triples"] <= 1 and optimised["lines"] <= 24
         assert optimised["p_all_correct"] >= likely["p_all_correct"]
+    exports_metadata = latest_metadata(modeled, "jackpot_exports", SAMPLE_ID)
+    assert exports_metadata["json_path"] == str(json_path)
+    assert exports_metadata["tickets"]["B"]["optimised_lines"] == exported["tickets"]["sets"]["B"]["optimised"]["lines"]
 
     # validation on the real results, all 15 found in the ingested matches
     results = modeled.sql("SELECT * FROM jackpot_results WHERE jackpot_id = ? ORDER BY position", [SAMPLE_ID])
@@ -117,20 +133,35 @@ def test_the_sample_card_end_to_end(modeled):
     assert latest_metadata(modeled, "jackpot_validation", SAMPLE_ID)["results"] == SAMPLE_RESULTS
 
 
+def test_make_run_leaves_nothing_stale_after_the_sample(modeled):
+    again = modeled.pipeline()
+    assert (again.runs, again.failed, again.left_alone) == ([], {}, [])
+
+
 def test_a_finalised_card_cannot_change_and_an_unchanged_rerun_is_a_no_op(modeled):
-    modeled.finalise_sample()
     card_file = modeled.cards / SAMPLE_CARD.name
     original = card_file.read_bytes()
-    stored = table_bytes(modeled, SAMPLE_ID)
-    export = (modeled.settings.exports_dir / f"{SAMPLE_ID}.json").read_bytes()
+    stored = modeled.stored_bytes(SAMPLE_ID)
+    assert set(stored) == {"jackpots", "jackpot_predictions"}
+    export = (modeled.exports / f"{SAMPLE_ID}.json").read_bytes()
 
     again = modeled.predict(SAMPLE_ID)
     assert again.success
     metadata = latest_metadata(modeled, "jackpot_predictions", SAMPLE_ID)
     assert metadata["status"] == "unchanged" and metadata["rows_written"] == 0
     assert "nothing written" in metadata["note"]
-    assert table_bytes(modeled, SAMPLE_ID) == stored
-    assert (modeled.settings.exports_dir / f"{SAMPLE_ID}.json").read_bytes() == export  # deterministic export
+    assert metadata["finalised_run_id"] == modeled.setup_run(f"jackpot_predictions {SAMPLE_ID}")["run_id"]
+    assert modeled.stored_bytes(SAMPLE_ID) == stored
+    # the data version names the finalised rows, so a no-op run does not make anything downstream stale
+    versions = [
+        r.asset_materialization.tags["dagster/data_version"]
+        for r in modeled.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("jackpot_predictions"), asset_partitions=[SAMPLE_ID]), limit=10).records
+    ]
+    assert len(versions) >= 2 and len(set(versions)) == 1
+    outputs = modeled.run("jackpot_outputs", partitions=[SAMPLE_ID])
+    assert outputs.success
+    assert (modeled.exports / f"{SAMPLE_ID}.json").read_bytes() == export  # deterministic export
 
     edits = {
         "a team": (b'"home": "Brentford"', b'"home": "Brentford FC"', "fixture 5 home: 'Brentford' -> 'Brentford FC'"),
@@ -142,42 +173,44 @@ def test_a_finalised_card_cannot_change_and_an_unchanged_rerun_is_a_no_op(modele
             card_file.write_bytes(original.replace(old, new))
             refused = modeled.predict(SAMPLE_ID)
             assert not refused.success
-            message = step_failure_message(refused)
-            assert f"jackpot '{SAMPLE_ID}' was finalised in run" in message
+            message = failure_message(refused)
+            assert message.startswith(f"jackpot '{SAMPLE_ID}' was finalised in run {stored_run_id(modeled)}")
             assert f"now has sha256 {hashlib.sha256(card_file.read_bytes()).hexdigest()}" in message
             assert change in message
             assert "save the card under a new jackpot_id" in message
-            assert table_bytes(modeled, SAMPLE_ID) == stored
+            assert modeled.stored_bytes(SAMPLE_ID) == stored
     finally:
         card_file.write_bytes(original)
     assert modeled.predict(SAMPLE_ID).success
-    assert table_bytes(modeled, SAMPLE_ID) == stored
+    assert modeled.stored_bytes(SAMPLE_ID) == stored
 
 
-def test_a_newer_model_is_refused_for_a_finalised_card(modeled, tmp_path):
+def stored_run_id(workspace) -> str:
+    return workspace.sql("SELECT run_id FROM jackpots WHERE jackpot_id = ?", [SAMPLE_ID])["run_id"][0]
+
+
+def test_a_newer_model_is_refused_for_a_finalised_card(modeled):
     """A snapshot dated between the finalised one and the kick-off (new data arrived): another model."""
-    import duckdb
-
-    modeled.finalise_sample()
-    stored = table_bytes(modeled, SAMPLE_ID)
-    with duckdb.connect(str(modeled.settings.warehouse_path)) as connection:
-        connection.execute(
-            """INSERT INTO team_strength_snapshots SELECT * REPLACE (TIMESTAMP '2024-05-17' AS as_of_date,
-               'test-newer-model' AS model_version) FROM team_strength_snapshots
-               WHERE league = 'D1' AND season = '2324' AND as_of_date = TIMESTAMP '2024-05-13'"""
-        )
+    stored = modeled.stored_bytes(SAMPLE_ID)
+    snapshots = modeled.store.path("team_strength_snapshots", "D1|2324")
+    original = snapshots.read_bytes()
+    frame = modeled.store.read("team_strength_snapshots", "D1|2324")
+    newer = frame[frame["as_of_date"] == pd.Timestamp("2024-05-13")].assign(
+        as_of_date=pd.Timestamp("2024-05-17"), model_version="test-newer-model")
+    assert len(newer) >= 18  # every team of the training window
+    modeled.store.write("team_strength_snapshots", pd.concat([frame, newer], ignore_index=True), "D1|2324")
     try:
         refused = modeled.predict(SAMPLE_ID)
-        message = step_failure_message(refused)
+        message = failure_message(refused)
         assert not refused.success
         assert f"jackpot '{SAMPLE_ID}' was finalised in run" in message and "with other model versions" in message
         assert "model D1|2324@2024-05-17: (not used) -> test-newer-model" in message
-        assert "model D1|2324@2024-05-13: " in message
+        assert "model D1|2324@2024-05-13: " in message and " -> (not used)" in message
         assert "new jackpot_id" in message
-        assert table_bytes(modeled, SAMPLE_ID) == stored
+        assert modeled.stored_bytes(SAMPLE_ID) == stored
     finally:
-        with duckdb.connect(str(modeled.settings.warehouse_path)) as connection:
-            connection.execute("DELETE FROM team_strength_snapshots WHERE model_version = 'test-newer-model'")
+        snapshots.write_bytes(original)
+    assert modeled.predict(SAMPLE_ID).success
 
 
 FALLBACK_CARD = {
@@ -194,12 +227,11 @@ FALLBACK_CARD = {
 
 
 def test_fixtures_the_model_cannot_price_fall_back_loudly(modeled):
-    (modeled.cards / "fallbacks.json").write_text(json.dumps(FALLBACK_CARD))
-    try:
+    with modeled.scratch_card("fallbacks.json", json.dumps(FALLBACK_CARD)):
         assert modeled.predict("fallbacks").success
-    finally:
-        (modeled.cards / "fallbacks.json").unlink()
-    rows = modeled.sql("SELECT * FROM jackpot_predictions WHERE jackpot_id = 'fallbacks' ORDER BY position, set_id")
+        rows = modeled.sql("SELECT * FROM jackpot_predictions WHERE jackpot_id = 'fallbacks' ORDER BY position, set_id")
+        jackpot = modeled.sql("SELECT model_versions FROM jackpots WHERE jackpot_id = 'fallbacks'")
+        metadata = latest_metadata(modeled, "jackpot_predictions", "fallbacks")
     assert ((rows[["prob_home", "prob_draw", "prob_away"]].sum(axis=1) - 1).abs() < 1e-9).all()
     first = rows[rows["set_id"] == "A"].set_index("position")
     assert first["mode"].tolist() == ["market_only", "league_prior", "league_prior", "market_only", "model"]
@@ -219,38 +251,65 @@ def test_fixtures_the_model_cannot_price_fall_back_loudly(modeled):
     assert "league_prior" in first.loc[2, "flags"]
     assert pd.isna(first.loc[3, "league"]) and pd.isna(first.loc[3, "lambda_home"])
     assert "played matches (all leagues)" in json.loads(first.loc[3, "explanation"])["set"]["source"]
-    jackpot = modeled.sql("SELECT model_versions FROM jackpots WHERE jackpot_id = 'fallbacks'")
     assert set(json.loads(jackpot["model_versions"][0])) == {"E0|2324@2024-05-13"}
-    metadata = latest_metadata(modeled, "jackpot_predictions", "fallbacks")
     assert metadata["status"] == "finalised" and metadata["rows_written"] == 35 and metadata["critical_fixtures"] == 4
-    assert "Nowhere Rovers' not resolved" in metadata["warning_list"]
+    assert metadata["warnings"] >= 4 and "Nowhere Rovers' not resolved" in metadata["warning_list"]
+    assert not modeled.store.exists("jackpots", "fallbacks")  # the scratch card is gone with its rows
 
 
-def test_predict_cards_finalises_new_cards_and_refreshes_finalised_ones(modeled):
-    from jackpot_pipeline.defs.jackpots import predict_cards
+def test_one_run_over_several_cards_reports_each_card_on_its_own(modeled):
+    """A ranged run: one materialization per card with its own data version and fingerprint; the bad card
+    fails the step naming only itself, after the good one was stored and reported."""
+    with (modeled.scratch_card("batch_midweek.csv", midweek_card("batch_midweek")),
+          modeled.scratch_card("batch_zz_broken.json", bad_card_bytes("batch_zz_broken"))):
+        modeled.add(jackpots=("batch_midweek", "batch_zz_broken"))
+        order = modeled.instance.get_dynamic_partitions("jackpots")
+        assert order.index("batch_zz_broken") == order.index("batch_midweek") + 1
+        result = modeled.run("jackpot_predictions", partitions=["batch_midweek", "batch_zz_broken"], raise_on_error=False)
+        assert not result.success
+        message = failure_message(result)
+        assert message.startswith("1 of 2 partition(s) failed (the others were stored and reported):\nbatch_zz_broken: ")
+        assert "fixture 3, field 'odds.draw'" in message and "batch_midweek" not in message
+        (event,) = result.asset_materializations_for_node("jackpot_predictions")
+        assert event.partition == "batch_midweek"
+        assert event.tags["dagster/code_version"] == "1" and event.tags[FINGERPRINT_TAG]
+        midweek = modeled.sql("SELECT * FROM jackpots WHERE jackpot_id = 'batch_midweek'").iloc[0]
+        assert event.tags["dagster/data_version"] == hashlib.sha256(
+            f"{midweek['card_sha256']}|{midweek['content_sha256']}".encode()).hexdigest()[:24]
+        assert not modeled.store.exists("jackpots", "batch_zz_broken")
 
-    modeled.finalise_sample()
-    stored = table_bytes(modeled, SAMPLE_ID)
-    new_card = modeled.cards / "midweek.csv"
-    new_card.write_text(
-        "jackpot_id,name,operator,position,home_team,away_team,league,kickoff,odds_home,odds_draw,odds_away\n"
-        "midweek,Midweek,SportPesa,1,Arsenal,Everton,E0,19/05/2024 16:00,1.18,8,12\n"
-        "midweek,Midweek,SportPesa,2,Bayern Munich,Hoffenheim,D1,18/05/2024 14:30,,,\n"
-    )
-    broken = modeled.cards / "broken.json"
-    broken.write_text('{"jackpot_id": "broken", "name": "x", "fixtures": []}')
-    logged: list[str] = []
-    try:
-        outcome = predict_cards(modeled.defs, modeled.settings, modeled.instance, log=logged.append)
-    finally:
-        new_card.unlink()
-        broken.unlink()
-    assert outcome.finalised == ["midweek"] and outcome.refreshed == [SAMPLE_ID] and outcome.failed == {}
-    assert list(outcome.skipped) == [str(broken)]
-    assert "jackpots: 1 finalised, 1 refreshed, 1 card file(s) skipped, 0 failed" in logged[-1]
-    assert table_bytes(modeled, SAMPLE_ID) == stored
-    midweek = modeled.sql("SELECT position, set_id, mode, flags FROM jackpot_predictions WHERE jackpot_id = 'midweek'")
+        # the planner finds the card current: the fingerprint recorded is the one it computes
+        planned = modeled.pipeline()
+        assert [run["label"] for run in planned.runs] == ["jackpot_outputs batch_midweek"]
+        assert any("batch_zz_broken.json" in problem for problem in planned.skipped_files)
+
+        # two good cards in one run: two events, each with its own data version
+        modeled.forget_jackpot("batch_midweek")
+        modeled.add(jackpots=("batch_midweek",))
+        (modeled.cards / "batch_zz_broken.json").write_bytes(bad_card_bytes("batch_zz_broken").replace(b"0.5", b"3.5"))
+        both = modeled.instance.get_dynamic_partitions("jackpots")[-2:]
+        assert both == ["batch_zz_broken", "batch_midweek"]
+        result = modeled.run("jackpot_predictions", partitions=both)
+        events = {event.partition: event for event in result.asset_materializations_for_node("jackpot_predictions")}
+        assert set(events) == {"batch_midweek", "batch_zz_broken"}
+        assert len({event.tags["dagster/data_version"] for event in events.values()}) == 2
+        assert metadata_of(events["batch_zz_broken"])["rows_written"] == 15 * 7
+        assert metadata_of(events["batch_midweek"])["rows_written"] == 2 * 7
+
+
+def test_make_run_finalises_new_cards_skips_bad_ones_and_leaves_finalised_ones_alone(modeled):
+    stored = modeled.stored_bytes(SAMPLE_ID)
+    with (modeled.scratch_card("midweek.csv", midweek_card("midweek")),
+          modeled.scratch_card("broken.json", '{"jackpot_id": "broken", "name": "x", "fixtures": []}')):
+        outcome = modeled.pipeline()
+        assert outcome.failed == {}
+        assert [run["label"] for run in outcome.runs] == ["jackpot_predictions midweek", "jackpot_outputs midweek"]
+        (skipped,) = outcome.skipped_files
+        assert skipped.startswith(f"card: {modeled.cards / 'broken.json'}") and "fixtures" in skipped
+        assert modeled.instance.get_dynamic_partitions("jackpots").count("broken") == 0
+        midweek = modeled.sql("SELECT position, set_id, mode, flags FROM jackpot_predictions WHERE jackpot_id = 'midweek'")
+        assert (modeled.exports / "midweek.json").is_file()
+    assert modeled.stored_bytes(SAMPLE_ID) == stored
     assert len(midweek) == 14 and set(midweek["mode"]) == {"model"}
     # fixture 2 has no odds: B-G fall back to the model, flagged, never silently
     assert midweek[(midweek["position"] == 2) & (midweek["set_id"] == "B")]["flags"].str.contains("no_market_odds").all()
-    assert (modeled.settings.exports_dir / "midweek.json").is_file()

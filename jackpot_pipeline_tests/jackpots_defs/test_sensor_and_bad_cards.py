@@ -1,107 +1,139 @@
-"""jackpot_card_sensor (one partition and one run per new card; bad cards skipped and logged), a bad card
-failing its own partition, and the code location with the jackpot feature wired in."""
+"""``new_csv_sensor`` plans jackpot work like any other (a partition and a run per new card, exports and
+scores when results arrive, nothing for bad cards, which are logged and skipped without affecting the
+others); a bad card fails only its own partition; the code location wires the jackpot assets."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
-from dagster import DefaultSensorStatus, SensorResult, build_sensor_context, instance_for_test
+from dagster import AssetKey, DefaultSensorStatus, SensorResult, build_sensor_context
 
-from jackpot_pipeline.defs.runs import step_failure_message
-from jackpot_pipeline.defs.jackpots import JackpotFilesResource, jackpot_card_sensor
+from jackpot_pipeline.definitions import build_resources
+from jackpot_pipeline.defs.jackpots import jackpot_resources
+from jackpot_pipeline.defs.local_runs import failure_message
+from jackpot_pipeline.defs.orchestration import RUN_KEY_TAG, STAGES_TAG
+from jackpot_pipeline.defs.publish import PostgresResource
 from jackpot_pipeline.jackpots.cards import CardError, load_card
-from jackpot_pipeline_tests.jackpots_defs.conftest import SAMPLE_CARD, SAMPLE_ID, empty_workspace
-
-
-@pytest.fixture
-def light(tmp_path, shared_data):
-    """A workspace without any data: enough for the sensor and for cards that fail before reading the warehouse."""
-    with instance_for_test() as instance:
-        yield empty_workspace(tmp_path, shared_data, instance)
+from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes, card_as
 
 
 def tick(workspace, cursor: str | None) -> SensorResult:
+    settings = workspace.settings
     context = build_sensor_context(
-        instance=workspace.instance,
-        cursor=cursor,
-        resources={"jackpot_files": JackpotFilesResource(
-            jackpots_dir=str(workspace.cards), exports_dir=str(workspace.settings.exports_dir))},
+        instance=workspace.instance, cursor=cursor,
+        resources={**build_resources(settings), **jackpot_resources(settings), "postgres": PostgresResource(dsn="")},
     )
-    result = jackpot_card_sensor(context)
+    result = pipeline_sensor(workspace)(context)
+    assert isinstance(result, SensorResult), result
     # build_sensor_context does not apply partition additions (the daemon does): apply them here
     for request in result.dynamic_partitions_requests or []:
         workspace.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
 
 
-def runs(result: SensorResult) -> list[tuple[str, str, str]]:
-    return [(r.job_name, str(r.partition_key), r.run_key) for r in result.run_requests or []]
+def pipeline_sensor(workspace):
+    """The code location's one sensor, as the daemon loads it."""
+    (sensor,) = workspace.defs().sensors
+    assert sensor.name == "new_csv_sensor"
+    return sensor
 
 
-def bad_card_bytes() -> bytes:
-    card = json.loads(SAMPLE_CARD.read_text())
-    card["jackpot_id"] = "broken_card"
-    card["fixtures"][2]["odds"]["draw"] = 0.5
-    return json.dumps(card).encode()
+def requested(result: SensorResult) -> list[tuple[str, str | None, list[str]]]:
+    return [(r.job_name, r.partition_key, [k.to_user_string() for k in r.asset_selection or []])
+            for r in result.run_requests or []]
 
 
-def test_sensor_adds_a_partition_and_one_run_per_new_card_and_skips_bad_ones(light, capfd):
-    shutil.copyfile(SAMPLE_CARD, light.cards / SAMPLE_CARD.name)
-    (light.cards / "broken_card.json").write_bytes(bad_card_bytes())
-    (light.cards / "notes.txt").write_text("not a card")
-    with pytest.raises(CardError) as bad:
-        load_card(light.cards / "broken_card.json")
-
-    capfd.readouterr()
-    first = tick(light, None)
-    logged = capfd.readouterr().err  # Dagster's sensor logger writes to stderr, not to the root logger
-    sha = load_card(light.cards / SAMPLE_CARD.name).sha256
-    assert runs(first) == [("jackpot_job", SAMPLE_ID, f"{SAMPLE_CARD.name}:{sha}")]
-    assert first.run_requests[0].tags["jackpot/card_sha256"] == sha
-    assert [(r.partitions_def_name, list(r.partition_keys)) for r in first.dynamic_partitions_requests] == [("jackpots", [SAMPLE_ID])]
-    assert light.instance.get_dynamic_partitions("jackpots") == [SAMPLE_ID]
-    assert f"ERROR - card skipped: {bad.value}" in logged  # the CardError message, naming file, fixture and field
-    assert "fixture 3, field 'odds.draw'" in str(bad.value)
-    cursor = json.loads(first.cursor)
-    assert set(cursor) == {SAMPLE_CARD.name, "broken_card.json"}
-
-    second = tick(light, first.cursor)  # nothing changed: no run, no addition, the bad card not logged again
-    assert runs(second) == [] and not second.dynamic_partitions_requests
-    assert "card skipped" not in capfd.readouterr().err
-    assert second.skip_reason is not None
-
-    card = json.loads(SAMPLE_CARD.read_text())
-    card["jackpot_id"] = "second_card"
-    (light.cards / "second_card.csv").write_text(  # a CSV card: same rules
-        "jackpot_id,name,operator,home_team,away_team,league,kickoff,odds_home,odds_draw,odds_away\n"
-        "second_card,Second,,Arsenal,Everton,E0,2024-05-19 16:00,1.2,7,13\n"
-    )
-    (light.cards / "broken_card.json").write_bytes(bad_card_bytes().replace(b"0.5", b"3.5"))  # fixed
-    third = tick(light, second.cursor)
-    assert sorted((job, key) for job, key, _ in runs(third)) == [("jackpot_job", "broken_card"), ("jackpot_job", "second_card")]
-    assert sorted(light.instance.get_dynamic_partitions("jackpots")) == sorted([SAMPLE_ID, "broken_card", "second_card"])
-
-    # a results file beside a predicted card asks for exports + validation only
-    (light.cards / "sample_2324_final.results.csv").write_text("position,result\n1,H\n")
-    fourth = tick(light, third.cursor)
-    assert [(job, key) for job, key, _ in runs(fourth)] == [("jackpot_refresh_job", SAMPLE_ID)]
-    assert runs(tick(light, fourth.cursor)) == []
+def execute(workspace, result: SensorResult):
+    """Run the sensor's requests in-process, with their tags (the run key among them), as the daemon would."""
+    for request in result.run_requests:
+        stages = request.tags[STAGES_TAG].split("+")
+        run = workspace.run(*stages, partitions=[request.partition_key], tags=request.tags)
+        assert run.success
 
 
-def test_two_cards_with_one_jackpot_id_are_both_skipped(light, capfd):
-    shutil.copyfile(SAMPLE_CARD, light.cards / "a.json")
-    shutil.copyfile(SAMPLE_CARD, light.cards / "b.json")
-    result = tick(light, None)
-    assert runs(result) == [] and not result.dynamic_partitions_requests
-    logged = capfd.readouterr().err
-    assert "a.json, field 'jackpot_id': jackpot_id 'sample_2324_final' is also declared by" in logged
-    assert "b.json, field 'jackpot_id'" in logged
+def test_the_sensor_adds_a_partition_and_runs_a_new_card_and_skips_bad_ones(modeled, capfd):
+    broken = bad_card_bytes("sensor_broken")
+    with (modeled.scratch_card("sensor_good.json", card_as("sensor_good")),
+          modeled.scratch_card("sensor_broken.json", broken),
+          modeled.scratch_card("notes.txt", "not a card", jackpot_id="notes")):
+        with pytest.raises(CardError) as bad:
+            load_card(modeled.cards / "sensor_broken.json")
+        assert "fixture 3, field 'odds.draw'" in str(bad.value)
+
+        capfd.readouterr()
+        first = tick(modeled, None)
+        logged = capfd.readouterr().err  # Dagster's sensor logger writes to stderr, not to the root logger
+        assert f"card skipped: {bad.value}" in logged  # the CardError message, naming file, fixture and field
+        assert [(r.partitions_def_name, list(r.partition_keys)) for r in first.dynamic_partitions_requests] == [
+            ("jackpots", ["sensor_good"])]
+        assert requested(first) == [("jackpot_job", "sensor_good", ["jackpot_predictions"])]
+        (request,) = first.run_requests
+        assert request.run_key.startswith("jackpot_predictions:") and request.tags[RUN_KEY_TAG] == request.run_key
+        assert request.tags["jackpot/trigger"] == "sensor"
+        assert "sensor_broken" not in modeled.instance.get_dynamic_partitions("jackpots")
+
+        execute(modeled, first)
+        assert modeled.sql("SELECT count(*) n FROM jackpot_predictions WHERE jackpot_id = 'sensor_good'")["n"][0] == 105
+        second = tick(modeled, first.cursor)  # the card is finalised: its exports and scores come next
+        assert requested(second) == [("jackpot_job", "sensor_good", ["jackpot_exports", "jackpot_validation"])]
+        assert not second.dynamic_partitions_requests
+        execute(modeled, second)
+        assert (modeled.exports / "sensor_good.json").is_file()
+
+        third = tick(modeled, second.cursor)
+        assert requested(third) == [] and not third.dynamic_partitions_requests
+        assert third.skip_reason.skip_message == "everything is current"
+
+        # the bad card fixed: now it is planned too, the good one left alone
+        (modeled.cards / "sensor_broken.json").write_bytes(broken.replace(b"0.5", b"3.5"))
+        fixed = tick(modeled, third.cursor)
+        assert requested(fixed) == [("jackpot_job", "sensor_broken", ["jackpot_predictions"])]
 
 
-def test_sensor_is_on_by_default():
-    assert jackpot_card_sensor.default_status == DefaultSensorStatus.RUNNING
+def test_a_changed_finalised_card_fails_once_and_is_left_alone_until_it_changes(modeled):
+    card_file = modeled.cards / SAMPLE_CARD.name
+    original = card_file.read_bytes()
+    stored = modeled.stored_bytes(SAMPLE_ID)
+    try:
+        card_file.write_bytes(original.replace(b'"home": "Brentford"', b'"home": "Brentford FC"'))
+        first = tick(modeled, None)
+        assert requested(first) == [("jackpot_job", SAMPLE_ID, ["jackpot_predictions"])]
+        (request,) = first.run_requests
+        run = modeled.run("jackpot_predictions", partitions=[SAMPLE_ID], tags=request.tags, raise_on_error=False)
+        assert not run.success and "fixture 5 home: 'Brentford' -> 'Brentford FC'" in failure_message(run)
+        second = tick(modeled, first.cursor)  # tried with these inputs: not requested again
+        assert requested(second) == []
+        assert second.skip_reason.skip_message == (
+            f"everything is current (left alone: jackpot_predictions {SAMPLE_ID} failed earlier with the same inputs)")
+        # even without the cursor, the run key keeps the same work from being requested twice
+        assert requested(tick(modeled, None)) == []
+        assert modeled.stored_bytes(SAMPLE_ID) == stored
+    finally:
+        card_file.write_bytes(original)
+    assert requested(tick(modeled, None)) == []  # back to the finalised card: current
+
+
+def test_a_results_file_beside_a_card_asks_for_its_exports_and_scores_only(modeled):
+    results = modeled.cards / "sample_2324_final.results.csv"
+    results.write_text("position,result\n1,H\n")
+    try:
+        result = tick(modeled, None)
+        assert requested(result) == [("jackpot_job", SAMPLE_ID, ["jackpot_exports", "jackpot_validation"])]
+    finally:
+        results.unlink()
+    assert requested(tick(modeled, result.cursor)) == []
+
+
+def test_two_cards_with_one_jackpot_id_are_both_skipped(modeled, capfd):
+    with (modeled.scratch_card("dup_a.json", card_as("dup_card"), jackpot_id="dup_card"),
+          modeled.scratch_card("dup_b.json", card_as("dup_card"), jackpot_id="dup_card")):
+        capfd.readouterr()
+        result = tick(modeled, None)
+        logged = capfd.readouterr().err
+    assert requested(result) == [] and not result.dynamic_partitions_requests
+    assert "dup_a.json, field 'jackpot_id': jackpot_id 'dup_card' is also declared by" in logged
+    assert "dup_b.json, field 'jackpot_id'" in logged
 
 
 def test_a_bad_card_fails_its_partition_with_the_card_error(light):
@@ -110,19 +142,28 @@ def test_a_bad_card_fails_its_partition_with_the_card_error(light):
         load_card(light.cards / "broken_card.json")
     result = light.predict("broken_card")
     assert not result.success
-    assert step_failure_message(result).endswith(f"CardError: {expected.value}")
+    assert failure_message(result) == str(expected.value)
+    assert not light.store.exists("jackpots", "broken_card")
 
     missing = light.predict("never_written")
-    assert f"no card file in this folder declares jackpot_id 'never_written'" in step_failure_message(missing)
+    assert "no card file in this folder declares jackpot_id 'never_written'" in failure_message(missing)
+
+    shutil.copyfile(SAMPLE_CARD, light.cards / SAMPLE_CARD.name)  # a good card, but no model to predict it with
+    unmodeled = light.predict(SAMPLE_ID)
+    assert failure_message(unmodeled) == "the warehouse has no teams yet: materialise teams after ingestion"
 
 
-def test_the_code_location_loads_with_the_jackpot_feature(light):
-    graph = light.defs.resolve_asset_graph()
-    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"jackpot_predictions", "jackpot_exports", "jackpot_validation"} <= keys
-    predictions = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "jackpot_predictions"))
+def test_the_code_location_wires_the_jackpot_assets_and_one_sensor(light):
+    defs = light.defs()
+    graph = defs.resolve_asset_graph()
+    predictions = graph.get(AssetKey("jackpot_predictions"))
     assert predictions.partitions_def.name == "jackpots"
     assert {k.to_user_string() for k in predictions.parent_keys} == {"teams", "team_strength_snapshots", "calibration_curves"}
-    assert {s.name for s in light.defs.sensors} >= {"jackpot_card_sensor", "new_csv_sensor"}
-    light.defs.resolve_job_def("jackpot_job")
-    light.defs.resolve_job_def("jackpot_refresh_job")
+    for name in ("jackpot_exports", "jackpot_validation"):
+        assert graph.get(AssetKey(name)).partitions_def.name == "jackpots"
+    assert pipeline_sensor(light).default_status == DefaultSensorStatus.RUNNING
+    assert {job.name for job in pipeline_sensor(light).jobs} >= {"ingest_job", "league_season_job", "warehouse_job", "jackpot_job"}
+    job = defs.resolve_job_def("jackpot_job")
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {
+        "jackpot_predictions", "jackpot_exports", "jackpot_validation"}
+    assert {"jackpot_files", "warehouse"} <= set(defs.resources)

@@ -3,6 +3,11 @@
 Roles are cluster-wide, so their names carry a per-test prefix (``jpt_<hex>_``); parallel workers and
 reruns never collide. The server is the real one (``JACKPOT_TEST_PG_DSN``, default
 ``host=127.0.0.1 port=5432 user=postgres dbname=test``, a superuser).
+
+Publishing is switched on the way users switch it on: ``JACKPOT_PG_DSN`` (and the role prefix) in the
+environment (:func:`publishing_to`), so the code location gains the publishing assets and jobs and
+``make run``'s engine plans the publishing stages. Warehouses come from the shared fixtures: the process's
+modeled workspace (``modeled``) and the one-partition ``workspace`` of ``jackpot_pipeline_tests/defs``.
 """
 
 from __future__ import annotations
@@ -15,16 +20,14 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from dagster import Definitions
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from jackpot_pipeline.definitions import build_definitions
-from jackpot_pipeline.defs.publish import PostgresResource, publish_assets, publish_jobs
+from jackpot_pipeline.publish.instance import DSN_VARIABLE
 from jackpot_pipeline.publish.postgres import prepare_database
 from jackpot_pipeline.publish.roles import Roles
-from jackpot_pipeline.settings import Settings
-from jackpot_pipeline_tests.defs.conftest import Workspace, workspace  # noqa: F401 - the shared fixture
+from jackpot_pipeline_tests.defs.conftest import workspace  # noqa: F401 - the shared fixture
+from jackpot_pipeline_tests.jackpots_defs.modeled import ModeledWorkspace, modeled_workspace
 
 ADMIN_DSN = os.environ.get("JACKPOT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 
@@ -77,6 +80,13 @@ class Database:
             ).fetchone()[0]
 
 
+    def recreate(self) -> None:
+        """Drop the database and create an empty one of the same name: another database to publish to."""
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(self.name)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
+
+
 @pytest.fixture
 def database() -> Iterator[Database]:
     token = uuid.uuid4().hex[:10]
@@ -110,13 +120,17 @@ def acting_as(connection: psycopg.Connection, role: str) -> Iterator[psycopg.Con
         connection.execute("RESET ROLE")
 
 
-def publishing_definitions(settings: Settings, database: Database) -> Definitions:
-    """The code location as the lead wires it when JACKPOT_PG_DSN is set, pointed at the test database."""
-    return Definitions.merge(
-        build_definitions(settings),
-        Definitions(
-            assets=publish_assets,
-            jobs=publish_jobs,
-            resources={"postgres": PostgresResource(dsn=database.dsn, role_prefix=database.prefix)},
-        ),
-    )
+@pytest.fixture(scope="session")
+def modeled(request, tmp_path_factory, shared_data) -> ModeledWorkspace:
+    return modeled_workspace(request.config, tmp_path_factory, shared_data)
+
+
+@pytest.fixture
+def publishing_to(monkeypatch):
+    """``publishing_to(database)``: JACKPOT_PG_DSN and the role prefix set for the rest of the test."""
+    def point_at(database: Database) -> Database:
+        monkeypatch.setenv(DSN_VARIABLE, database.dsn)
+        monkeypatch.setenv("JACKPOT_PG_ROLE_PREFIX", database.prefix)
+        return database
+
+    return point_at

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from dagster import DagsterInstance, MultiPartitionKey
+from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
@@ -22,7 +22,6 @@ from jackpot_pipeline.publish.instance import (
 )
 from jackpot_pipeline.settings import PROJECT_ROOT, Settings
 from jackpot_pipeline_tests.defs.conftest import Workspace
-from jackpot_pipeline_tests.publish.conftest import publishing_definitions
 
 DSN = "postgresql://jackpot:s3cret@db.example:6543/warehouse"
 
@@ -94,26 +93,26 @@ def test_the_module_prints_exports_for_a_shell(tmp_path):
 
 
 @pytest.mark.postgres
-def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_path, shared_data, database, monkeypatch):
+def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_path, shared_data, database, monkeypatch,
+                                                                         publishing_to):
+    """One database for both uses: Dagster's storage in its default schema, the published warehouse in ``jackpot``."""
     home = tmp_path / "home"
     prepared = prepare_dagster_home(home, {"JACKPOT_INSTANCE": "postgres", "JACKPOT_PG_DSN": database.dsn})
     for name, value in prepared.environment.items():
         monkeypatch.setenv(name, value)
+    publishing_to(database)
     settings = Settings(base_url=shared_data.as_uri(), leagues=("E0",), seasons_spec="2324", data_dir=tmp_path / "data")
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         assert {type(s).__name__ for s in (instance.run_storage, instance.event_log_storage, instance.schedule_storage)} == {
             "PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"
         }
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
-        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
         assert not instance.telemetry_enabled
         workspace = Workspace(settings, instance, shared_data)
         workspace.copy("mmz4281/2324/E0.csv")
-        ingested = workspace.ingest("E0", "2324")
-        published = publishing_definitions(settings, database).resolve_job_def("publish_partition_job").execute_in_process(
-            instance=instance, partition_key=MultiPartitionKey({"league": "E0", "season": "2324"})
-        )
-        assert ingested.success and published.success
+        outcome = workspace.pipeline()
+        assert outcome.success, outcome.failed
 
     with database.connect() as connection:
         runs = connection.execute("SELECT run_id, pipeline_name, status FROM public.runs ORDER BY create_timestamp").fetchall()
@@ -123,12 +122,27 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
         ).fetchall()
         partitions = connection.execute("SELECT partitions_def_name, partition FROM public.dynamic_partitions ORDER BY 1").fetchall()
         matches = connection.execute("SELECT count(*) FROM jackpot.matches").fetchone()[0]
-    assert runs == [(ingested.run_id, "ingest_job", "SUCCESS"), (published.run_id, "publish_partition_job", "SUCCESS")]
+    # one changed partition: one run through all its stages (its publication included), then the
+    # unpartitioned tables, then their publication
+    assert [run["label"] for run in outcome.runs] == [
+        "ingest+walk_forward+calibration+match_predictions+validation_reports+publish_league_season E0|2324",
+        "teams+validation_summary+model_registry+data_freshness",
+        "publish_catalog",
+    ]
+    assert runs == [(run["run_id"], job, "SUCCESS") for run, job in zip(outcome.runs, [
+        "league_season_job", "warehouse_job", "publish_catalog_job"], strict=True)]
     by_asset = {(json.loads(key)[0], partition, run_id) for key, partition, run_id in materialisations}
+    chain, tables, catalog = (run["run_id"] for run in outcome.runs)
     assert by_asset == {
-        *((name, "E0|2324", ingested.run_id) for name in ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")),
-        ("published_matches", "E0|2324", published.run_id),
-        ("published_ingestion_logs", "E0|2324", published.run_id),
+        *((name, "E0|2324", chain) for name in (
+            "raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "team_strength_snapshots",
+            "uncalibrated_predictions", "calibration_curves", "match_predictions", "validation_reports")),
+        *((name, None, tables) for name in (
+            "teams", "validation_summary", "model_registry", "training_runs", "data_freshness")),
+        *((name, "E0|2324", chain) for name in (
+            "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
+            "published_match_predictions", "published_validation_results", "published_calibration_data")),
+        *((name, None, catalog) for name in ("published_leagues", "published_teams", "published_models")),
     }
-    assert partitions == [("league", "E0"), ("season", "2324")]
+    assert partitions == [("league_season", "E0|2324")]
     assert matches == 380

@@ -1,26 +1,23 @@
-"""The Dagster shell: resources with and without JACKPOT_PG_DSN, the code location with the publishing
-assets, and ``publish_changed`` (what ``make run`` calls after ingestion)."""
+"""The Dagster shell of publishing: resources with and without JACKPOT_PG_DSN, the code location with the
+publishing assets and jobs only when it is set, and ``new_csv_sensor`` planning the publishing runs."""
 
 import ast
-from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions, EnvVar, materialize
+from dagster import AssetKey, EnvVar, build_sensor_context, materialize
 
-from jackpot_pipeline.definitions import build_definitions
-from jackpot_pipeline.defs.publish import (
-    PostgresResource,
-    publish_assets,
-    publish_changed,
-    publish_jobs,
-    publish_resources,
-    published_leagues,
-)
-from jackpot_pipeline.defs.publish.assets import FOLLOW_UPSTREAM, published_ingestion_logs, published_matches
-from jackpot_pipeline.settings import Settings
-from jackpot_pipeline_tests.publish.conftest import publishing_definitions
+from jackpot_pipeline.definitions import build_definitions, build_resources
+from jackpot_pipeline.defs.jackpots import jackpot_resources
+from jackpot_pipeline.defs.local_runs import failure_message
+from jackpot_pipeline.defs.publish import PostgresResource, publish_assets, publish_catalog, publish_resources
+from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.planning.publishing import LEAGUE_SEASON_SOURCES, publish_stages
+from jackpot_pipeline.settings import PROJECT_ROOT
 
-PUBLISH_LIBRARY = Path(__file__).resolve().parents[2] / "jackpot_pipeline" / "publish"
+PUBLISH_LIBRARY = PROJECT_ROOT / "jackpot_pipeline" / "publish"
+PUBLISH_JOBS = {"publish_league_season_job", "publish_catalog_job", "publish_jackpots_job"}
+LEAGUE_SEASON_ASSETS = {"published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
+                        "published_match_predictions", "published_validation_results", "published_calibration_data"}
 
 
 def test_the_publish_library_never_imports_dagster():
@@ -41,47 +38,82 @@ def test_resources_follow_the_dsn_setting():
     assert disabled.dsn == "" and disabled.roles.analyst == "jackpot_analyst"
 
 
-def test_without_a_dsn_publishing_refuses_with_the_reason():
-    result = materialize([published_leagues], resources={"postgres": PostgresResource(dsn="")}, raise_on_error=False)
+def test_without_a_dsn_publishing_refuses_with_the_reason(tmp_path):
+    resources = {"postgres": PostgresResource(dsn=""), "warehouse": WarehouseResource(root=str(tmp_path / "warehouse"))}
+    result = materialize([publish_catalog], resources=resources, raise_on_error=False)
     assert not result.success
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    error = failure.event_specific_data.error
-    while error.cause is not None:
-        error = error.cause
-    assert "JACKPOT_PG_DSN is not set" in error.message
+    assert "JACKPOT_PG_DSN is not set, so publishing to PostgreSQL is disabled" in failure_message(result)
 
 
-def test_the_code_location_loads_with_the_publishing_assets(tmp_path, shared_data):
-    settings = Settings(base_url=shared_data.as_uri(), leagues=("E0",), seasons_spec="2324", data_dir=tmp_path)
-    defs = Definitions.merge(
-        build_definitions(settings), Definitions(assets=publish_assets, jobs=publish_jobs, resources=publish_resources(settings, {}))
-    )
-    Definitions.validate_loadable(defs)
+def test_the_code_location_has_the_publishing_assets_only_with_a_dsn(workspace, monkeypatch):
+    monkeypatch.delenv("JACKPOT_PG_DSN", raising=False)
+    plain = build_definitions(workspace.settings)
+    assert not plain.resolve_asset_graph().has(AssetKey("published_matches"))
+    assert not PUBLISH_JOBS & {job.name for job in plain.resolve_all_job_defs()}
+    assert not PUBLISH_JOBS & {job.name for sensor in plain.sensors for job in sensor.jobs}
+
+    monkeypatch.setenv("JACKPOT_PG_DSN", "host=127.0.0.1 dbname=nowhere")
+    defs = build_definitions(workspace.settings)
     graph = defs.resolve_asset_graph()
+    for name in LEAGUE_SEASON_ASSETS:
+        assert graph.get(AssetKey(name)).partitions_def.name == "league_season", name
     assert graph.get(AssetKey("published_matches")).parent_keys == {AssetKey("canonical_matches")}
-    assert graph.get(AssetKey("published_ingestion_logs")).parent_keys == {AssetKey("ingestion_log"), AssetKey("published_matches")}
+    assert graph.get(AssetKey("published_ingestion_logs")).parent_keys == {AssetKey("ingestion_log")}
+    assert graph.get(AssetKey("published_calibration_data")).parent_keys == {AssetKey("calibration_curves")}
     assert graph.get(AssetKey("published_teams")).parent_keys == {AssetKey("teams")}
-    assert published_matches.partitions_def == graph.get(AssetKey("canonical_matches")).partitions_def
-    assert {published_matches.op.pool, published_ingestion_logs.op.pool} == {"duckdb"}
+    assert graph.get(AssetKey("published_models")).parent_keys == {AssetKey("model_registry"), AssetKey("training_runs")}
+    assert graph.get(AssetKey("published_jackpots")).partitions_def.name == "jackpots"
+    assert graph.get(AssetKey("published_jackpots")).parent_keys == {AssetKey("jackpot_predictions")}
+    jobs = {job.name: job for job in defs.resolve_all_job_defs()}
+    assert PUBLISH_JOBS <= set(jobs)
+    assert {k.to_user_string() for k in jobs["publish_league_season_job"].asset_layer.selected_asset_keys} == LEAGUE_SEASON_ASSETS
+    assert {key.to_user_string() for asset in publish_assets for key in asset.keys} == LEAGUE_SEASON_ASSETS | {
+        "published_leagues", "published_teams", "published_models", "published_jackpots"}
+    (sensor,) = defs.sensors
+    assert PUBLISH_JOBS <= {job.name for job in sensor.jobs}
+    assert defs.resources["postgres"].dsn == EnvVar("JACKPOT_PG_DSN")
+
+
+def test_a_publishing_stage_is_another_stage_for_every_target():
+    one, other = publish_stages("127.0.0.1:5432/a#1"), publish_stages("127.0.0.1:5432/a#2")
+    assert [stage.name for stage in one] == ["publish_league_season", "publish_catalog", "publish_jackpots"]
+    assert one[0].reads == LEAGUE_SEASON_SOURCES
+    inputs = {"canonical_matches[E0|2324]": "v1"}
+    assert one[0].fingerprint(inputs) != other[0].fingerprint(inputs)  # a re-created database is published again
+    assert one[0].fingerprint(inputs) == publish_stages("127.0.0.1:5432/a#1")[0].fingerprint(inputs)
 
 
 @pytest.mark.postgres
-def test_publish_changed_publishes_what_postgres_lacks(workspace, database, monkeypatch):
-    monkeypatch.setenv("JACKPOT_PG_ROLE_PREFIX", database.prefix)
+def test_the_sensor_plans_publishing_once_the_warehouse_is_current(workspace, database, publishing_to):
     workspace.copy("mmz4281/2324/E0.csv")
-    assert workspace.ingest("E0", "2324").success
-    assert workspace.defs().resolve_job_def("teams_job").execute_in_process(instance=workspace.instance).success
-    defs = publishing_definitions(workspace.settings, database)
-    lines = []
+    assert workspace.pipeline().success  # everything current, nothing published anywhere yet
+    publishing_to(database)
+    settings = workspace.settings
+    resources = {**build_resources(settings), **jackpot_resources(settings),
+                 "postgres": PostgresResource(dsn=database.dsn, role_prefix=database.prefix)}
 
-    first = publish_changed(defs, workspace.settings, workspace.instance, dsn=database.dsn, log=lines.append)
-    assert (first.published, first.failed, first.catalog) == (["E0|2324"], {}, True)
-    assert database.count("matches") == 380 and database.count("teams") == 20
-    second = publish_changed(defs, workspace.settings, workspace.instance, dsn=database.dsn, log=lines.append)
-    assert (second.published, second.unchanged, second.catalog) == ([], 1, False)
-    assert lines[-1] == "publish: 1 partition(s) in DuckDB, 0 to publish to PostgreSQL"
+    (sensor,) = workspace.defs().sensors  # with JACKPOT_PG_DSN set: the sensor that may launch publishing jobs
+    assert PUBLISH_JOBS <= {job.name for job in sensor.jobs}
 
+    def tick(cursor):
+        return sensor(build_sensor_context(instance=workspace.instance, cursor=cursor, resources=resources))
 
-def test_publishing_follows_upstream_materialisations():
-    for asset in publish_assets:
-        assert asset.automation_conditions_by_key[asset.key] == FOLLOW_UPSTREAM
+    first = tick(None)
+    (request,) = first.run_requests
+    assert (request.job_name, request.partition_key) == ("publish_league_season_job", "E0|2324")
+    assert {key.to_user_string() for key in request.asset_selection} == LEAGUE_SEASON_ASSETS
+    assert request.tags["jackpot/stages"] == "publish_league_season"
+    published = workspace.defs().resolve_job_def(request.job_name).execute_in_process(
+        instance=workspace.instance, partition_key=request.partition_key, asset_selection=request.asset_selection,
+        tags=request.tags)
+    assert published.success and database.count("matches") == 380
+
+    second = tick(first.cursor)
+    (request,) = second.run_requests
+    assert (request.job_name, request.partition_key, request.tags["jackpot/stages"]) == (
+        "publish_catalog_job", None, "publish_catalog")
+    assert workspace.defs().resolve_job_def(request.job_name).execute_in_process(
+        instance=workspace.instance, asset_selection=request.asset_selection, tags=request.tags).success
+    assert database.count("teams") == 20
+    third = tick(second.cursor)
+    assert not third.run_requests and third.skip_reason.skip_message == "everything is current"

@@ -1,4 +1,4 @@
-"""The prediction rules of the jackpot shell on a small synthetic snapshot (no Dagster, no database)."""
+"""The prediction rules of the jackpot core on a small synthetic snapshot (no Dagster, no warehouse)."""
 
 from __future__ import annotations
 

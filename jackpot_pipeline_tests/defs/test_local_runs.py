@@ -1,0 +1,58 @@
+"""make run's engine (``run_pipeline``): batched runs until nothing is stale; what failed is left alone."""
+
+from __future__ import annotations
+
+from dagster import DagsterRunStatus
+
+from jackpot_pipeline.settings import Settings
+from jackpot_pipeline_tests.defs.conftest import Workspace
+
+
+def configured(workspace: Workspace, leagues: tuple[str, ...], seasons: str) -> Workspace:
+    settings = Settings(workspace.settings.base_url, leagues, seasons, workspace.settings.data_dir)
+    return Workspace(settings, workspace.instance, workspace.shared)
+
+
+def test_one_run_per_stage_then_nothing_and_a_new_season_runs_only_what_it_changes(workspace):
+    workspace = configured(workspace, ("E0", "E1"), "2122-2223")
+    workspace.copy(*(f"mmz4281/{s}/{league}.csv" for s in ("2122", "2223", "2324") for league in ("E0", "E1")))
+    first = workspace.pipeline()
+    assert first.success, first.failed
+    assert [run["label"] for run in first.runs] == [
+        "ingest E0|2122..E1|2223 (4)", "walk_forward E0|2122..E1|2223 (4)", "calibration E0|2122..E1|2223 (4)",
+        "match_predictions E0|2122..E1|2223 (4)", "validation_reports E0|2122..E1|2223 (4)",
+        "teams+validation_summary+model_registry+data_freshness"]
+    assert first.checks_passed == 5 + 1 and not first.checks_failed
+    assert workspace.pipeline().runs == []  # everything current: not one run
+
+    # a season more: its ingestion, the walk-forward of the new season only, calibration of the new season
+    # (its history changed) and everything downstream of those
+    workspace = configured(workspace, ("E0", "E1"), "2122-2324")
+    second = workspace.pipeline()
+    assert second.success, second.failed
+    labels = [run["label"] for run in second.runs]
+    assert labels[:4] == ["ingest E0|2324", "ingest E1|2324", "walk_forward E0|2324", "walk_forward E1|2324"] or \
+        labels[0].startswith("ingest"), labels
+    assert second.stage_partitions["ingest"] == 2 and second.stage_partitions["walk_forward"] == 2
+    assert second.stage_partitions["calibration"] == 2
+    runs = workspace.instance.get_runs()
+    assert all(run.status == DagsterRunStatus.SUCCESS for run in runs)
+    assert {run.tags["jackpot/trigger"] for run in runs} == {"make run"}
+    assert workspace.sql("SELECT count(DISTINCT league || season) n FROM match_predictions")["n"][0] == 6
+
+
+def test_a_broken_file_fails_once_is_left_alone_and_the_rest_completes(workspace):
+    workspace = configured(workspace, ("E0", "SP1"), "2324")
+    workspace.copy("mmz4281/2324/E0.csv")
+    (workspace.raw / "mmz4281/2324").mkdir(parents=True, exist_ok=True)
+    (workspace.raw / "mmz4281/2324/SP1.csv").write_bytes(b"Div,Date,HomeTeam\nSP1,01/01/24\n")
+    outcome = workspace.pipeline()
+    assert not outcome.success
+    (label, message), = outcome.failed.items()
+    assert label == "ingest E0|2324..SP1|2324 (2)"
+    assert message.startswith("1 of 2 partition(s) failed (the others were stored and reported):\nSP1|2324: ")
+    assert outcome.left_alone == ["ingest SP1|2324"]
+    assert workspace.sql("SELECT DISTINCT league FROM match_predictions")["league"].tolist() == ["E0"]
+    again = workspace.pipeline()  # a new make run tries the broken file once more, and nothing else
+    assert [run["label"] for run in again.runs] == ["ingest+walk_forward+match_predictions+validation_reports SP1|2324"]
+    assert again.left_alone == ["ingest SP1|2324"]

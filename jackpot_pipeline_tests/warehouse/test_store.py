@@ -1,0 +1,149 @@
+"""The Parquet warehouse: typed tables, atomic whole-file writes, write-once and append-only files, views."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+
+import duckdb
+import pandas as pd
+import pytest
+
+from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
+from jackpot_pipeline.warehouse.store import (
+    AlreadyFinalised,
+    Warehouse,
+    WarehouseError,
+    catalog_is_current,
+    write_catalog,
+)
+from jackpot_pipeline.warehouse.tables import TABLES
+
+
+def canonical(shared_data, relpath: str) -> pd.DataFrame:
+    """The canonical rows of a season file (``mmz4281/<season>/<league>.csv``)."""
+    _, season, name = relpath.split("/")
+    parsed = parse_source((shared_data / relpath).read_bytes(), relpath)
+    (rows,) = partition_rows(parsed, name.removesuffix(".csv"), season).values()
+    return canonicalise(parsed, rows, snapshot_date=pd.Timestamp("2024-06-01").date()).canonical
+
+
+@pytest.fixture
+def e0(shared_data) -> pd.DataFrame:
+    return canonical(shared_data, "mmz4281/2324/E0.csv")
+
+
+def test_a_partition_round_trips_with_the_declared_types(tmp_path, e0):
+    store = Warehouse(tmp_path / "warehouse")
+    stored = store.write("canonical_matches", e0, "E0|2324")
+    assert stored.path.name == "E0-2324.parquet" and stored.rows == 380
+    back = store.read("canonical_matches", "E0|2324")
+    assert list(back.columns) == TABLES["canonical_matches"].column_names
+    pd.testing.assert_frame_equal(back.drop(columns=["match_date"]), e0.drop(columns=["match_date"]).astype(
+        back.drop(columns=["match_date"]).dtypes.to_dict()), check_exact=True)
+    assert (pd.to_datetime(back["match_date"]) == pd.to_datetime(e0["match_date"])).all()
+    types = dict(store.query("SELECT column_name, column_type FROM (DESCRIBE canonical_matches)").values.tolist())
+    assert types["match_date"] == "DATE" and types["home_goals"] == "INTEGER" and types["odds_home"] == "DOUBLE"
+    assert store.partitions("canonical_matches") == ["E0|2324"]
+
+
+def test_a_frame_that_does_not_fit_its_table_is_refused_with_the_reason(tmp_path, e0):
+    store = Warehouse(tmp_path / "warehouse")
+    with pytest.raises(WarehouseError, match=r"table canonical_matches, partition E0-2324: .*missing: issues"):
+        store.write("canonical_matches", e0.drop(columns=["issues"]), "E0|2324")
+    with pytest.raises(WarehouseError, match="not in the table: surplus"):
+        store.write("canonical_matches", e0.assign(surplus=1), "E0|2324")
+    with pytest.raises(WarehouseError, match="column home_team must not be empty, but 1 row"):
+        store.write("canonical_matches", e0.assign(home_team=[None, *e0["home_team"][1:]]), "E0|2324")
+    with pytest.raises(WarehouseError, match="is not a '<league>\\|<season>' key"):
+        store.write("canonical_matches", e0, "E0-2324")
+    with pytest.raises(WarehouseError, match="stored whole; it takes no partition"):
+        store.write("teams", pd.DataFrame(), "E0|2324")
+    assert not store.exists("canonical_matches", "E0|2324")
+
+
+def test_every_table_is_queryable_before_anything_is_written(tmp_path):
+    store = Warehouse(tmp_path / "nothing-yet")
+    for name, spec in TABLES.items():
+        frame = store.query(f"SELECT * FROM {name}")
+        assert frame.empty and list(frame.columns) == spec.column_names
+    assert not (tmp_path / "nothing-yet").exists()  # reading creates nothing
+
+
+def test_a_killed_writer_leaves_the_previous_file(tmp_path, e0):
+    store = Warehouse(tmp_path / "warehouse")
+    store.write("canonical_matches", e0, "E0|2324")
+    before = (tmp_path / "warehouse" / "canonical_matches" / "E0-2324.parquet").read_bytes()
+    process = multiprocessing.get_context("spawn").Process(target=_write_forever, args=(str(tmp_path / "warehouse"),))
+    process.start()
+    time.sleep(3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    # whatever the moment of the kill, the file is a complete version: the old one or a new one
+    back = store.read("canonical_matches", "E0|2324")
+    assert len(back) in (380, 1000)
+    assert store.remove_stale_temporaries(older_than_seconds=0) >= 0
+    assert not [p for p in (tmp_path / "warehouse" / "canonical_matches").iterdir() if ".tmp-" in p.name]
+    assert before[:4] == b"PAR1"
+
+
+def _write_forever(root: str) -> None:
+    store = Warehouse(root)
+    frame = store.read("canonical_matches", "E0|2324")
+    big = pd.concat([frame] * 3, ignore_index=True).head(1000)
+    while True:
+        store.write("canonical_matches", big, "E0|2324")
+
+
+def test_write_once_never_replaces_and_append_stores_equal_rows_once(tmp_path):
+    store = Warehouse(tmp_path / "warehouse")
+    row = {name: None for name in TABLES["jackpots"].column_names}
+    row.update(jackpot_id="j1", name="card", card_path="/c.json", card_sha256="a", card_json="{}", n_fixtures=1,
+               model_versions="{}", calibration_versions="{}", content_sha256="b", code_version="1", run_id="r",
+               finalised_at=pd.Timestamp("2024-05-01"), status="finalised")
+    store.write_once("jackpots", pd.DataFrame([row]), "j1")
+    with pytest.raises(AlreadyFinalised, match="jackpots: j1.parquet exists and is never replaced"):
+        store.write_once("jackpots", pd.DataFrame([{**row, "name": "other"}]), "j1")
+    assert store.read("jackpots", "j1")["name"].tolist() == ["card"]
+
+    runs = pd.DataFrame([{name: None for name in TABLES["training_runs"].column_names} | {"run_id": "r1", "league": "E0"}])
+    first = store.append("training_runs", runs)
+    again = store.append("training_runs", runs)
+    store.append("training_runs", runs.assign(run_id="r2"))
+    assert first.path == again.path
+    assert store.query("SELECT run_id FROM training_runs ORDER BY run_id")["run_id"].tolist() == ["r1", "r2"]
+    assert store.append("training_runs", runs.head(0)) is None
+
+
+def test_writers_in_several_processes_at_once(tmp_path, shared_data):
+    store = Warehouse(tmp_path / "warehouse")
+    relpaths = [f"mmz4281/2324/{league}.csv" for league in ("E0", "E1", "SP1", "D1", "I1", "F1")]
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        pool.starmap(_ingest_one, [(str(tmp_path / "warehouse"), str(shared_data), relpath) for relpath in relpaths])
+    counts = store.query("SELECT league, count(*) AS n FROM canonical_matches GROUP BY league ORDER BY league")
+    assert dict(counts.values.tolist()) == {"D1": 306, "E0": 380, "E1": 552, "F1": 306, "I1": 380, "SP1": 380}
+
+
+def _ingest_one(root: str, shared: str, relpath: str) -> None:
+    from pathlib import Path
+
+    frame = canonical(Path(shared), relpath)
+    Warehouse(root).write("canonical_matches", frame, f"{frame['league'].iloc[0]}|2324")
+
+
+def test_the_catalogue_file_holds_views_that_follow_the_files(tmp_path, e0):
+    store = Warehouse(tmp_path / "warehouse")
+    catalogue = tmp_path / "warehouse.duckdb"
+    assert not catalog_is_current(store, catalogue)
+    write_catalog(store, catalogue)
+    assert catalog_is_current(store, catalogue)
+    with duckdb.connect(str(catalogue), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM canonical_matches").fetchone()[0] == 0
+    store.write("canonical_matches", e0, "E0|2324")  # no rebuild needed: views read the files at query time
+    with duckdb.connect(str(catalogue), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM canonical_matches").fetchone()[0] == 380
+        tables = {name for (name,) in connection.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert tables == set(TABLES)
+    assert not catalog_is_current(Warehouse(tmp_path / "elsewhere"), catalogue)
