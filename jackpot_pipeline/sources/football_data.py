@@ -36,7 +36,6 @@ import datetime as dt
 import hashlib
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from jackpot_pipeline.sources.leagues import (
     season_window,
     season_years,
 )
-from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name
+from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name, unreadable_character
 
 # Bump when canonical rows would come out differently from the same bytes: it is part of every
 # ingestion data version, so a parser change re-ingests and an unchanged one is a no-op.
@@ -127,9 +126,6 @@ _DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})$")
 _DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _LINE_BREAK_BYTES = re.compile(rb"(\r\n|\n|\r)")
-# Unicode categories a team name never holds: controls, format characters, surrogates (bytes that
-# did not decode), private use and unassigned code points. U+FFFD marks a byte a decoder replaced.
-_BAD_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 class SourceFormatError(ValueError):
@@ -689,10 +685,8 @@ def team_name_problem(name: str) -> str | None:
     """Why a team-name cell cannot be a team name (control or undecodable characters, too long), or None."""
     if len(name) > MAX_TEAM_NAME_LENGTH:
         return f"{len(name)} characters, more than {MAX_TEAM_NAME_LENGTH}"
-    for character in name:
-        if character == "\ufffd" or unicodedata.category(character) in _BAD_NAME_CATEGORIES:
-            return f"holds the character U+{ord(character):04X}"
-    return None
+    character = unreadable_character(name.replace("\ufeff", ""))
+    return f"holds the character {character}" if character else None
 
 
 def _full_time(fields, columns: _ColumnMap) -> tuple[int | None, int | None, str | None]:

@@ -46,6 +46,7 @@ __all__ = [
     "normalise_team_name",
     "team_name_similarity",
     "unify_source_name",
+    "unreadable_character",
     "unobserved_curated_teams",
 ]
 
@@ -133,6 +134,23 @@ def clean_source_name(name: str) -> str:
     # str.split() with no argument splits on every Unicode space (incl. U+00A0); a BOM is not a
     # space but leaks in from the first cell of BOM-prefixed files read without utf-8-sig.
     return " ".join(name.replace("\ufeff", " ").split())
+
+
+# Categories no name holds: controls, format characters (zero-width spaces...), surrogates (bytes
+# that did not decode), private use and unassigned code points.
+_UNREADABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def unreadable_character(text: str) -> str | None:
+    """``U+XXXX`` of the first character a team (or card) name cannot hold, or None.
+
+    U+FFFD is what a decoder leaves for a byte it could not read; the others cannot be typed or seen
+    and break the places names go (PostgreSQL refuses NUL, UTF-8 files refuse lone surrogates).
+    """
+    for character in text:
+        if character == "\ufffd" or unicodedata.category(character) in _UNREADABLE_CATEGORIES:
+            return f"U+{ord(character):04X}"
+    return None
 
 
 def _fold_characters(text: str) -> str:
