@@ -37,15 +37,24 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(environ)
 
 
-def command_fetch(settings: Settings, quiet: bool = False) -> int:
-    from jackpot_pipeline.sources.fetch import fetch_files, source_files
+def command_fetch(settings: Settings, quiet: bool = False, *, policy=None) -> int:
+    """Download the configured files; 1 when a file failed (its previous copy is kept) or the
+    seasons could not be worked out, 0 otherwise (a file the publisher lacks is only reported).
+    ``policy``: a :class:`~jackpot_pipeline.sources.fetch.RetryPolicy` (default: the module's)."""
+    from jackpot_pipeline.sources.fetch import DEFAULT_RETRY, FetchError, fetch_files, source_files
+    from jackpot_pipeline.sources.leagues import SeasonError
 
-    seasons = settings.seasons()
+    try:
+        seasons = settings.seasons()
+    except (FetchError, SeasonError) as error:
+        print(f"fetch: cannot work out the seasons to fetch: {error}", file=sys.stderr)
+        return 1
     files = source_files(settings.base_url, settings.leagues, seasons)
-    print(f"fetching {len(files)} file(s) from {settings.base_url} into {settings.raw_dir}")
-    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print)
+    print(f"fetching {len(files)} file(s) of {len(settings.leagues)} league(s) from {settings.base_url} "
+          f"into {settings.raw_dir}")
+    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print, policy=policy or DEFAULT_RETRY)
     print(report.summary())
-    return 0
+    return 0 if report.ok else 1
 
 
 @dataclass
