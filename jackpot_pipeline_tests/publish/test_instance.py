@@ -126,7 +126,8 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
     assert runs == [(ingested.run_id, "ingest_job", "SUCCESS"), (published.run_id, "publish_partition_job", "SUCCESS")]
     by_asset = {(json.loads(key)[0], partition, run_id) for key, partition, run_id in materialisations}
     assert by_asset == {
-        *((name, "E0|2324", ingested.run_id) for name in ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")),
+        *((name, "E0|2324", ingested.run_id)
+          for name in ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches")),
         ("published_matches", "E0|2324", published.run_id),
         ("published_ingestion_logs", "E0|2324", published.run_id),
     }

@@ -78,7 +78,7 @@ def test_published_tables_equal_duckdb_and_republishing_changes_nothing(workspac
         tuple(row) for row in published
     ]
     assert log == [(workspace.sql("SELECT source_sha256 FROM ingestion_log WHERE league = 'E0'")["source_sha256"][0], 380, "380")]
-    assert migrations == len(discover_migrations()) == 4
+    assert migrations == len(discover_migrations()) == 5
 
     tables = database.tables()
     before = {table: database.dump(table) for table in tables}

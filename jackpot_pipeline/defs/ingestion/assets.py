@@ -33,19 +33,21 @@ from jackpot_pipeline.sources.football_data import (
     canonicalise,
     parse_source,
     partition_rows,
+    source_coverage,
 )
 from jackpot_pipeline.sources.leagues import SeasonError, check_season_key, is_extra_league, source_relpath
-from jackpot_pipeline.sources.revisions import diff_matches
+from jackpot_pipeline.sources.revisions import diff_matches, withdraw_partition, withdrawn_matches
 from jackpot_pipeline.sources.teams import build_team_registry
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS, TABLE_COLUMNS, create_table_sql
 
 PARTITION_EXPR = {"league": "league", "season": "season"}
-INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")
+INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches")
 _DESCRIPTIONS = {
     "raw_matches": "Every data line of the source file as text, with its path, sha256, line number and snapshot date.",
     "canonical_matches": "Typed matches (teams, goals, result, half-time, shots, chosen 1X2 odds) with a stable match_id.",
     "quarantined_rows": "Rejected lines with a reason code, the offending field and value.",
     "ingestion_log": "One row per ingested version of the partition's source: what was inserted, updated, removed.",
+    "withdrawn_matches": "Matches a revision of the source removed: their last canonical row, when, by which version, why.",
 }
 _CHECKS = {
     "unique_match_id": "match_id is unique within the partition",
@@ -73,6 +75,7 @@ _CHECKS = {
         "canonical_matches": {AssetKey("raw_matches")},
         "quarantined_rows": {AssetKey("raw_matches")},
         "ingestion_log": {AssetKey("canonical_matches"), AssetKey("quarantined_rows")},
+        "withdrawn_matches": {AssetKey("canonical_matches")},
     },
     check_specs=[
         AssetCheckSpec(name, asset="canonical_matches", description=description, blocking=True)
@@ -113,6 +116,10 @@ def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesReso
     previous_log = warehouse.read_partition("ingestion_log", partition)
     diff = diff_matches(previous_canonical, result.canonical)
     log = _ingestion_log(context, parsed, source, snapshot, result, diff, previous_log)
+    withdrawn = withdrawn_matches(
+        previous_canonical, result.canonical, warehouse.read_partition("withdrawn_matches", partition),
+        source_sha256=parsed.decoded.sha256, at=dt.datetime.now(dt.UTC),
+    )
 
     version = DataVersion(source.data_version)
     common = {"source_path": relpath, "source_sha256": parsed.decoded.sha256, "data_version": source.data_version}
@@ -132,6 +139,7 @@ def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesReso
         "updated": len(diff.updated),
         "removed": len(diff.removed),
         "rows_with_issues": int(result.canonical["issues"].notna().sum()),
+        "coverage_gaps": MetadataValue.json(source_coverage(parsed)),
         "odds_sources": MetadataValue.json(result.canonical["odds_source"].value_counts(dropna=False).rename(str).to_dict()),
     })
     yield Output(result.quarantined, "quarantined_rows", data_version=version, metadata={
@@ -144,11 +152,17 @@ def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesReso
         "versions_logged": len(log),
         "change": str(log["change"].iloc[-1]),
     })
+    yield Output(withdrawn, "withdrawn_matches", data_version=version, metadata={**common, "rows": len(withdrawn)})
     yield from _check_stored_partition(warehouse, partition, expected_lines=len(slices[season].rows))
 
 
 def _empty_partition(warehouse: WarehouseResource, partition: dict[str, str], note: str):
-    """A key combination without source rows: stored as an empty partition, said so in metadata."""
+    """A key combination without source rows: stored as an empty partition, said so in metadata.
+    Matches stored before, if any, are withdrawn (kept in withdrawn_matches), never dropped."""
+    withdrawn = withdraw_partition(
+        warehouse.read_partition("canonical_matches", partition), warehouse.read_partition("withdrawn_matches", partition),
+        at=dt.datetime.now(dt.UTC),
+    )
     version = DataVersion(f"empty-{PARSER_VERSION}")
     for table in ("raw_matches", "canonical_matches", "quarantined_rows"):
         empty = pd.DataFrame({name: pd.Series(dtype="object") for name, _ in TABLE_COLUMNS[table]})
@@ -156,6 +170,7 @@ def _empty_partition(warehouse: WarehouseResource, partition: dict[str, str], no
     history = warehouse.read_partition("ingestion_log", partition)
     history = history[INGESTION_LOG_COLUMNS] if history is not None else pd.DataFrame(columns=INGESTION_LOG_COLUMNS)
     yield Output(history, "ingestion_log", data_version=version, metadata={"versions_logged": len(history), "note": note})
+    yield Output(withdrawn, "withdrawn_matches", data_version=version, metadata={"rows": len(withdrawn), "note": note})
     yield from _check_stored_partition(warehouse, partition, expected_lines=0)
 
 
