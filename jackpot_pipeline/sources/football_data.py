@@ -123,7 +123,6 @@ _INT_COLUMNS = [
 _ODDS_COLUMN = re.compile(r"^(.+?)([HDA])$")
 _TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 _DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})$")
-_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _LINE_BREAK_BYTES = re.compile(rb"(\r\n|\n|\r)")
 
@@ -558,7 +557,7 @@ class _ColumnMap:
                 triples[match.group(1)].add(match.group(2))
         # every complete 1X2 triple, scanned for unreadable cells so none goes unnoticed
         self.all_odds_cells = [
-            f"{prefix}{outcome}"
+            (self.index[f"{prefix}{outcome}"], f"{prefix}{outcome}")
             for prefix, outcomes in sorted(triples.items())
             if outcomes == {"H", "D", "A"}
             for outcome in "HDA"
@@ -671,8 +670,9 @@ def _canonical_record(row: SourceRow, columns: _ColumnMap, context: _RowContext)
         if text and value is None:
             issues.append(f"{source}={text!r} is not a count from 0 to {MAX_MATCH_STAT}, left empty")
         record[target] = value
-    for name in columns.all_odds_cells:
-        text = cell(fields, name)
+    width = len(fields)
+    for position, name in columns.all_odds_cells:
+        text = fields[position].strip() if position < width else ""
         if text and _parse_float(text) is None:
             issues.append(f"{name}={text!r} is not a number")
     record.update(_choose_odds(fields, columns, columns.pre_closing, "", issues))
@@ -826,11 +826,15 @@ def parse_kickoff_time(text: str) -> str | None:
 
 
 def _parse_float(text: str) -> float | None:
-    """A plain ASCII decimal (``2.10``, ``1e2``): no ``nan``, ``inf``, ``1_000`` or non-ASCII digits."""
-    if not _DECIMAL.match(text):
+    """A finite plain ASCII decimal (``2.10``, ``1e2``): no ``nan``, ``inf``, ``1_000`` or non-ASCII digits."""
+    try:
+        value = float(text)
+    except ValueError:
         return None
-    value = float(text)
-    return value if math.isfinite(value) else None
+    # float() also reads "1_000", "\uff13" and " 3 "; what it reads as nan or inf is no price or count
+    if not math.isfinite(value) or "_" in text or not text.isascii() or text != text.strip():
+        return None
+    return value
 
 
 def _parse_count(text: str, limit: int) -> int | None:

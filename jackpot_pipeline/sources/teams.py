@@ -147,6 +147,8 @@ def unreadable_character(text: str) -> str | None:
     U+FFFD is what a decoder leaves for a byte it could not read; the others cannot be typed or seen
     and break the places names go (PostgreSQL refuses NUL, UTF-8 files refuse lone surrogates).
     """
+    if text.isprintable() and "\ufffd" not in text:  # the common case, without a lookup per character
+        return None
     for character in text:
         if character == "\ufffd" or unicodedata.category(character) in _UNREADABLE_CATEGORIES:
             return f"U+{ord(character):04X}"

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jackpot_pipeline.sources import quality
@@ -32,16 +32,11 @@ from jackpot_pipeline.sources.football_data import (
 )
 from jackpot_pipeline.sources.leagues import EXTRA_LEAGUES
 from jackpot_pipeline_tests.conftest import SHARED_FOOTBALL_DATA
+from jackpot_pipeline_tests.fuzzing import FUZZ_SETTINGS, reproducible_generation
 
 SNAPSHOT = dt.date(2026, 1, 1)
 MAIN_FILE_EXAMPLES = 700
 EXTRA_FILE_EXAMPLES = 300
-FUZZ_SETTINGS = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 # Real files with different quirks: CRLF / LF, BOM, a cp1252 byte, padding lines, an unnamed
 # column, two-digit years, the 19-column 2012 layout, odds in every column, the new/ format.
@@ -305,7 +300,8 @@ def run_fuzzing(bases: tuple[str, ...], examples: int) -> dict[str, int]:
         damages_seen.update(applied)
         check_every_line_is_placed(sample, outcomes)
 
-    one_file()
+    with reproducible_generation():
+        one_file()
     assert damages_seen == {damage.__name__ for damage in DAMAGES}
     return outcomes
 
