@@ -31,15 +31,24 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(environ)
 
 
-def command_fetch(settings: Settings, quiet: bool = False) -> int:
-    from jackpot_pipeline.sources.fetch import fetch_files, source_files
+def command_fetch(settings: Settings, quiet: bool = False, *, policy=None) -> int:
+    """Download the configured files; 1 when a file failed (its previous copy is kept) or the
+    seasons could not be worked out, 0 otherwise (a file the publisher lacks is only reported).
+    ``policy``: a :class:`~jackpot_pipeline.sources.fetch.RetryPolicy` (default: the module's)."""
+    from jackpot_pipeline.sources.fetch import DEFAULT_RETRY, FetchError, fetch_files, source_files
+    from jackpot_pipeline.sources.leagues import SeasonError
 
-    seasons = settings.seasons()
+    try:
+        seasons = settings.seasons()
+    except (FetchError, SeasonError) as error:
+        print(f"fetch: cannot work out the seasons to fetch: {error}", file=sys.stderr)
+        return 1
     files = source_files(settings.base_url, settings.leagues, seasons)
-    print(f"fetching {len(files)} file(s) from {settings.base_url} into {settings.raw_dir}")
-    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print)
+    print(f"fetching {len(files)} file(s) of {len(settings.leagues)} league(s) from {settings.base_url} "
+          f"into {settings.raw_dir}")
+    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print, policy=policy or DEFAULT_RETRY)
     print(report.summary())
-    return 0
+    return 0 if report.ok else 1
 
 
 def print_summary(settings: Settings, outcome=None) -> None:
@@ -90,8 +99,9 @@ def command_run(settings: Settings, fetch: bool = True) -> int:
     from jackpot_pipeline.warehouse.store import Warehouse, catalog_is_current, write_catalog
 
     ensure_dagster_home()
-    if fetch:
-        command_fetch(settings, quiet=True)
+    fetched = command_fetch(settings, quiet=True) if fetch else 0
+    if fetched:
+        print("fetch failed for some files (listed above): running on the copies in data/raw", file=sys.stderr)
     store = Warehouse(settings.warehouse_root)
     store.remove_stale_temporaries()
     if not catalog_is_current(store, settings.warehouse_path):
@@ -99,7 +109,7 @@ def command_run(settings: Settings, fetch: bool = True) -> int:
     with DagsterInstance.get() as instance:
         outcome = run_pipeline(build_definitions(settings), settings, instance)
     print_summary(settings, outcome)
-    return 0 if outcome.success else 1
+    return 0 if outcome.success and not fetched else 1
 
 
 def command_trace(settings: Settings, jackpot_id: str, fixture: int | None, *, as_json: bool) -> int:
@@ -138,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--fixture", type=int, help="only this fixture (1-based position on the card)")
     trace.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    settings = _settings_from(args)
+    try:
+        settings = _settings_from(args)
+    except ValueError as error:  # an unknown league code, a season that cannot be read (SeasonError)
+        print(f"jackpot-pipeline: {error}", file=sys.stderr)
+        return 2
     if args.command == "fetch":
         return command_fetch(settings)
     if args.command == "run":

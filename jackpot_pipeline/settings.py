@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackpot_pipeline.sources.leagues import DEFAULT_LEAGUES, expand_leagues, expand_seasons
+from jackpot_pipeline.sources.leagues import DEFAULT_LEAGUES, SeasonError, expand_leagues, expand_seasons
 
 PUBLISHER_URL = "https://www.football-data.co.uk"
 DEFAULT_SEASON_COUNT = 6
@@ -20,6 +20,9 @@ class Settings:
     leagues: tuple[str, ...]
     seasons_spec: str | None  # None: the last six seasons available at base_url
     data_dir: Path
+    # Seasons found at base_url, per day asked about: discovered once per run (one Settings object),
+    # however many steps ask.
+    _discovered: dict[dt.date, list[str]] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def raw_dir(self) -> Path:
@@ -44,12 +47,25 @@ class Settings:
         return self.data_dir / "exports"
 
     def seasons(self, today: dt.date | None = None) -> list[str]:
+        """The configured seasons, or the last six available at the base URL.
+
+        Raises FetchError when the base URL cannot be asked, and SeasonError when it has no season
+        of the configured leagues: a run never goes on with an empty list by accident.
+        """
         if self.seasons_spec:
             return expand_seasons(self.seasons_spec)
         from jackpot_pipeline.sources.fetch import available_seasons
 
-        found = available_seasons(self.base_url, self.leagues, today=today)
-        return found[-DEFAULT_SEASON_COUNT:]
+        day = today or dt.date.today()
+        if day not in self._discovered:
+            found = available_seasons(self.base_url, self.leagues, today=day)
+            if not found:
+                raise SeasonError(
+                    f"{self.base_url} holds no season of {', '.join(self.leagues)} "
+                    "(set JACKPOT_SEASONS to name seasons explicitly)"
+                )
+            self._discovered[day] = found
+        return list(self._discovered[day][-DEFAULT_SEASON_COUNT:])
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

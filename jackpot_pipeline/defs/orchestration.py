@@ -23,8 +23,10 @@ from jackpot_pipeline.defs.state import (
     SourceScan,
     partition_key_order,
     read_state,
+    with_dropped_slices,
 )
 from jackpot_pipeline.planning.pipeline import STAGES
+from jackpot_pipeline.sources.ingest import INGESTION_TABLES
 from jackpot_pipeline.planning.plan import Attempts, Plan, RunPlan, next_runs, plan
 from jackpot_pipeline.planning.publishing import publish_stages
 from jackpot_pipeline.planning.stages import PipelineState, Stage
@@ -37,7 +39,7 @@ STAGES_TAG = "jackpot/stages"
 TRIGGER_TAG = "jackpot/trigger"
 
 ingest_job = define_asset_job(
-    "ingest_job", selection=AssetSelection.assets("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log"),
+    "ingest_job", selection=AssetSelection.assets(*INGESTION_TABLES),
     description="Ingest league × season partitions (raw, canonical and quarantined rows, ingestion log).",
 )
 league_season_job = define_asset_job(
@@ -129,6 +131,7 @@ def plan_runs(
     """What to run next. Partition keys the instance lacks are planned as if added (the caller adds them,
     in this order, before launching)."""
     known = list(instance.get_dynamic_partitions(league_season_partitions.name))
+    sources = with_dropped_slices(sources, known)
     new_league_seasons = [key for key in sorted(sources.versions, key=partition_key_order) if key not in set(known)]
     known_jackpots = list(instance.get_dynamic_partitions(jackpot_partitions.name))
     new_jackpots = sorted(set(cards.cards) - set(known_jackpots))

@@ -24,6 +24,7 @@ from jackpot_pipeline.planning.stages import PipelineState, Stage, season_start
 from jackpot_pipeline.sources.catalog import league_and_season_of, partitions_of_file, source_relpaths
 from jackpot_pipeline.sources.fetch import sha256_file
 from jackpot_pipeline.sources.football_data import SourceFormatError
+from jackpot_pipeline.sources.ingest import absent_slice_version
 from jackpot_pipeline.sources.leagues import season_selected
 from jackpot_pipeline.warehouse.store import Warehouse
 
@@ -49,6 +50,7 @@ class SourceScan:
 
     versions: dict[str, str] = field(default_factory=dict)  # "E0|2324" -> data version
     relpaths: dict[str, str] = field(default_factory=dict)  # "E0|2324" -> relpath
+    files: dict[str, str] = field(default_factory=dict)  # league of a multi-season file -> the file's sha256
     problems: list[str] = field(default_factory=list)
     cache: dict[str, dict] = field(default_factory=dict)
 
@@ -78,6 +80,8 @@ def scan_sources(raw_dir: Path, leagues: Sequence[str] = (), seasons: Sequence[s
                     slices = {}
                 entry = {"stat": [stat.st_mtime_ns, stat.st_size], "sha256": sha256, "slices": slices}
         scan.cache[relpath] = entry
+        if relpath.startswith("new/"):
+            scan.files[league] = entry["sha256"]
         for season, version in entry["slices"].items():
             if seasons and not season_selected(league, season, list(seasons)):
                 continue
@@ -92,6 +96,19 @@ class CardScan:
     results: dict[str, str] = field(default_factory=dict)  # jackpot_id -> results file sha256
     paths: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+
+def with_dropped_slices(scan: SourceScan, known: Iterable[str]) -> SourceScan:
+    """``scan`` plus the known partitions of a multi-season file that no longer holds them: ingesting such a
+    partition stores it empty and withdraws its matches (a revision that removed a season)."""
+    dropped = {}
+    for key in known:
+        league = key.split("|", 1)[0]
+        if key not in scan.versions and league in scan.files:
+            dropped[key] = absent_slice_version(scan.files[league])
+    if not dropped:
+        return scan
+    return SourceScan({**scan.versions, **dropped}, scan.relpaths, scan.problems, scan.cache, scan.files)
 
 
 def scan_cards(folder: Path) -> CardScan:

@@ -28,7 +28,7 @@ One object::
     }
 
 Fixture positions are 1-based in list order. Unknown keys are errors (a typo such as ``"odd"``
-would otherwise drop the odds silently).
+would otherwise drop the odds silently), and so is a key given twice in one object.
 
 CSV card
 --------
@@ -46,14 +46,16 @@ skipped (spreadsheets leave them). Other columns are errors.
 
 Values (both formats)
 ---------------------
-* Team names: trimmed, inner whitespace collapsed, 2-100 characters; home and away must differ.
-  Two fixtures with the same home and away names (compared ignoring case and whitespace) are a
-  duplicate.
+* Team names: trimmed, inner whitespace collapsed, 2-100 characters, no control, invisible
+  (zero-width) or undecodable characters (the same holds for ``name``, ``operator`` and
+  ``owner``); home and away must differ. Two fixtures with the same home and away names (compared
+  ignoring case and whitespace) are a duplicate.
 * League: a football-data.co.uk code (``E0``, ``SP1``, ``ARG`` ...; case-insensitive), or
   blank/null when unknown (it is then inferred from the teams by :func:`resolve_card`).
 * Kick-off: a date *and* a time, either ISO 8601 (``2024-05-19T16:00``, ``2024-05-19 16:00:00``,
-  with an optional ``Z`` or ``+01:00`` offset) or day-first ``19/05/2024 16:00``. Without an
-  offset it is the operator's local time, kept as written.
+  with an optional ``Z`` or ``+01:00`` offset within ±14:00) or day-first ``19/05/2024 16:00``,
+  in ASCII digits, in the years 1900-2100. Without an offset it is the operator's local time, kept
+  as written.
 * Odds: decimal odds in [1.01, 1000]; all three (home, draw, away) or none.
 
 Every problem raises :class:`CardError` naming the file, the fixture (1-based position) and the
@@ -76,7 +78,7 @@ from typing import Any, Final, Literal
 
 from jackpot_pipeline.sources.fetch import sha256_bytes
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES
-from jackpot_pipeline.sources.teams import TeamMatch, TeamResolver, clean_source_name
+from jackpot_pipeline.sources.teams import TeamMatch, TeamResolver, clean_source_name, unreadable_character
 
 __all__ = [
     "CARD_CSV_COLUMNS",
@@ -127,9 +129,14 @@ _JSON_REQUIRED_FIXTURE_KEYS: Final = ("home", "away", "kickoff")
 _ODDS_SIDES: Final = ("home", "draw", "away")
 
 _ISO_KICKOFF: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?"
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.ASCII
 )
-_DAY_FIRST_KICKOFF: Final = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})")
+_DAY_FIRST_KICKOFF: Final = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})", re.ASCII)
+# Kick-offs must fit every place they go: pandas timestamps (1677-2262) and the UTC offsets
+# PostgreSQL's jackpot_fixtures accepts.
+KICKOFF_YEARS: Final = (1900, 2100)
+MAX_UTC_OFFSET: Final = dt.timedelta(hours=14)
+_MAX_JSON_DEPTH: Final = 32
 
 Severity = Literal["info", "warning", "critical"]
 Fallback = Literal["market_only", "league_prior"]
@@ -262,27 +269,35 @@ def parse_kickoff(text: str) -> dt.datetime:
     """A card's kick-off cell -> datetime (aware when an offset is given, naive otherwise).
 
     Accepts ISO 8601 date and time (``T`` or a space between them, optional seconds, optional
-    ``Z``/``±HH:MM``) or day-first ``dd/mm/yyyy HH:MM``. A date without a time is rejected: a
-    jackpot kick-off always has one, and midnight would silently be wrong.
+    ``Z``/``±HH:MM``) or day-first ``dd/mm/yyyy HH:MM``, ASCII digits only. A date without a time is
+    rejected: a jackpot kick-off always has one, and midnight would silently be wrong. The year must
+    lie in 1900-2100 and an offset within ±14:00 (the offsets that exist).
     """
     value = text.strip()
+    day_first = _DAY_FIRST_KICKOFF.fullmatch(value)
     if _ISO_KICKOFF.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value)
+            kickoff = dt.datetime.fromisoformat(value)
         except ValueError as error:
             raise ValueError(f"kick-off {text!r} is not a real date and time ({error})") from None
-    day_first = _DAY_FIRST_KICKOFF.fullmatch(value)
-    if day_first:
+    elif day_first:
         day, month, year, hour, minute = (int(part) for part in day_first.groups())
         try:
-            return dt.datetime(year, month, day, hour, minute)
+            kickoff = dt.datetime(year, month, day, hour, minute)
         except ValueError as error:
             raise ValueError(f"kick-off {text!r} is not a real date and time ({error})") from None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}", value):
+    elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", value):
         raise ValueError(f"kick-off {text!r} has a date but no time")
-    raise ValueError(
-        f"kick-off {text!r} is not 'YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]' or 'DD/MM/YYYY HH:MM'"
-    )
+    else:
+        raise ValueError(
+            f"kick-off {text!r} is not 'YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]' or 'DD/MM/YYYY HH:MM'"
+        )
+    if not KICKOFF_YEARS[0] <= kickoff.year <= KICKOFF_YEARS[1]:
+        raise ValueError(f"kick-off {text!r} is not in the years {KICKOFF_YEARS[0]}-{KICKOFF_YEARS[1]}")
+    offset = kickoff.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError(f"kick-off {text!r} has a UTC offset beyond ±14:00")
+    return kickoff
 
 
 @dataclass(frozen=True)
@@ -301,6 +316,9 @@ def _team_name(where: _Where, field: str, value: object) -> str:
     if not isinstance(value, str):
         raise where.error(f"team name must be a string, got {_describe(value)}", field)
     name = clean_source_name(value)
+    bad = unreadable_character(name)
+    if bad:
+        raise where.error(f"team name {name!r} holds the invisible or undecodable character {bad}", field)
     if not MIN_TEAM_NAME_LENGTH <= len(name) <= MAX_TEAM_NAME_LENGTH:
         raise where.error(
             f"team name {name!r} has {len(name)} characters; allowed "
@@ -338,9 +356,13 @@ def _odds_value(where: _Where, field: str, value: object) -> float:
     # bool is an int subclass; true/false are never odds.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise where.error(f"odds must be a number, got {_describe(value)}", field)
-    price = float(value)
+    try:
+        price = float(value)
+    except OverflowError:
+        price = math.inf
     if not math.isfinite(price) or not MIN_ODDS <= price <= MAX_ODDS:
-        raise where.error(f"odds {value!r} outside [{MIN_ODDS}, {MAX_ODDS:g}]", field)
+        shown = f"of {len(str(abs(value)))} digits" if isinstance(value, int) and abs(value) >= 10**12 else repr(value)
+        raise where.error(f"odds {shown} outside [{MIN_ODDS}, {MAX_ODDS:g}]", field)
     return price
 
 
@@ -349,7 +371,11 @@ def _optional_text(where: _Where, field: str, value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise where.error(f"must be a string or null, got {_describe(value)}", field)
-    return " ".join(value.split()) or None
+    text = " ".join(value.replace("\ufeff", " ").split())
+    bad = unreadable_character(text)
+    if bad:
+        raise where.error(f"{text!r} holds the invisible or undecodable character {bad}", field)
+    return text or None
 
 
 def _required_text(where: _Where, field: str, value: object) -> str:
@@ -370,7 +396,12 @@ def _jackpot_id(where: _Where, field: str, value: object) -> str:
 
 def _describe(value: object) -> str:
     kind = {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(type(value))
-    return kind or f"{type(value).__name__} {value!r}"
+    if kind:
+        return kind
+    if isinstance(value, int) and abs(value) >= 10**12:
+        return f"int of {len(str(abs(value)))} digits"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '...'}"
 
 
 def _check_fixture_count(file: str, count: int, field: str) -> None:
@@ -409,11 +440,21 @@ def _check_fixtures(file: str, fixtures: Sequence[CardFixture], home_field: str)
 
 def _parse_json_card(text: str, file: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:
         raise CardError(
             file, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except _DuplicateKey as duplicate:
+        raise CardError(file, f"key {duplicate.key!r} appears twice in one object; which one counts is ambiguous",
+                        field=duplicate.key) from None
+    except RecursionError:
+        raise CardError(file, "malformed JSON: nested too deeply to be a card") from None
+    except ValueError:
+        # json reads integers of more than 4300 digits as an error, not a JSONDecodeError
+        raise CardError(file, "malformed JSON: a number too long to read") from None
+    if _depth(document) > _MAX_JSON_DEPTH:
+        raise CardError(file, "malformed JSON: nested too deeply to be a card")
     if not isinstance(document, dict):
         raise CardError(file, f"a JSON card must be an object, got {_describe(document)}")
     where = _Where(file)
@@ -439,6 +480,34 @@ def _parse_json_card(text: str, file: str) -> dict[str, Any]:
     fixtures = [_json_fixture(file, position, raw) for position, raw in enumerate(raw_fixtures, 1)]
     _check_fixtures(file, fixtures, "home")
     return {**header, "fixtures": tuple(fixtures)}
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of a JSON value, iteratively (a recursive walk is what deep input would break)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > _MAX_JSON_DEPTH:
+            break
+        children = current.values() if isinstance(current, dict) else current if isinstance(current, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _json_fixture(file: str, position: int, raw: object) -> CardFixture:
@@ -540,7 +609,7 @@ def _csv_positions(file: str, rows: Sequence[tuple[int, dict[str, str]]]) -> lis
     first_line: dict[int, int] = {}
     for line, row in rows:
         cell = row["position"]
-        if not re.fullmatch(r"\d+", cell) or not 1 <= int(cell) <= len(rows):
+        if not re.fullmatch(r"[0-9]{1,6}", cell) or not 1 <= int(cell) <= len(rows):
             raise CardError(
                 file, f"position {cell!r} is not a whole number from 1 to {len(rows)} (the number of fixtures)",
                 field="position", line=line,

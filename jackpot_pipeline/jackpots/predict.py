@@ -28,7 +28,7 @@ Per fixture, one *mode*:
 Kick-offs are compared as the operator's local wall-clock time (the card's offset is dropped), the
 same clock as football-data's dates. The season of a fixture (for its calibration map) is the split
 season containing the kick-off date (a new season starts on 1 July), or the calendar year for the
-extra leagues.
+extra leagues that play calendar years.
 
 Warnings are strings ``"<severity>: <message>"`` (severity ``info``, ``warning`` or ``critical``);
 every fallback and every degraded input (missing calibration, stale snapshot, unseen team,
@@ -56,7 +56,7 @@ from jackpot_pipeline.model.explain import explain_fixture, to_json_safe
 from jackpot_pipeline.model.odds import devig_available
 from jackpot_pipeline.model.probability_sets import SET_NAMES, ProbabilitySet, build_probability_sets
 from jackpot_pipeline.model.season_calibration import SeasonCalibration
-from jackpot_pipeline.sources.leagues import current_split_season, is_extra_league
+from jackpot_pipeline.sources.leagues import season_key_for_date
 
 __all__ = [
     "CONFIDENCE_HIGH",
@@ -112,9 +112,9 @@ def kickoff_local(kickoff: dt.datetime) -> pd.Timestamp:
 
 
 def season_of_kickoff(league: str, kickoff: dt.datetime) -> str:
-    """Season key of a fixture: split season of the kick-off date, calendar year for extra leagues."""
-    day = kickoff.date()
-    return str(day.year) if is_extra_league(league) else current_split_season(day)
+    """Season key of a fixture: the calendar year for calendar-year leagues, else the split season
+    of the kick-off date (Austria's 2024/25 is ``2425`` like E0's)."""
+    return season_key_for_date(league, kickoff.date())
 
 
 def entropy_bits(probs: Sequence[float]) -> float:

@@ -26,11 +26,11 @@ from jackpot_pipeline.planning.stages import (
 )
 from jackpot_pipeline.reporting import Markdown
 from jackpot_pipeline.sources.football_data import PARSER_VERSION
+from jackpot_pipeline.sources.ingest import INGESTION_TABLES
 from jackpot_pipeline.steps.validation import FreshnessSettings, RegistrySettings, ReportSettings, SummarySettings
 
 __all__ = ["INGESTION_TABLES", "Markdown", "STAGES", "stage_named", "stages_after"]
 
-INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")
 # Bump when a stage would give other results for the same inputs and settings.
 CALIBRATION_CODE_VERSION = "2"
 MATCH_PREDICTIONS_CODE_VERSION = "1"

@@ -37,6 +37,7 @@ from jackpot_pipeline.publish import SCHEMA
 from jackpot_pipeline.publish.migrate import MigrationReport, migrate
 from jackpot_pipeline.publish.roles import Roles, ensure_roles
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES, is_extra_league
+from jackpot_pipeline.sources.revisions import PARTITION_DROPPED, REMOVED_FROM_SOURCE, WITHDRAWAL_COLUMNS
 
 Mode = Literal["replace", "upsert"]
 # called inside the transaction after the delete and before the insert: the tests' way to kill a
@@ -271,12 +272,20 @@ def publish_matches(
     """One partition of DuckDB ``canonical_matches`` into ``jackpot.matches`` (upsert on match_id).
 
     The league and the teams the matches name are added first if missing (foreign keys), in the same
-    transaction. A match that disappeared from the source is deleted unless a fixture or prediction
-    refers to it: then the foreign key stops the whole publish and the previous rows stay.
+    transaction. A published match the frame no longer holds is never deleted: it is marked withdrawn
+    (``removed_from_source``, by the frame's source sha256), so predictions and jackpot fixtures that
+    refer to it stay valid; a withdrawn match present again is reinstated (counted as updated too).
+    ``extra``: ``withdrawn`` and ``reinstated`` counts.
     """
     partition = {"league": league, "season": season}
+    frame = canonical.assign(**{column: None for column in WITHDRAWAL_COLUMNS})
+    sources = sorted({str(sha) for sha in canonical["source_sha256"].dropna()})
+    if len(sources) > 1:
+        raise PublishError(f"the matches of {league}|{season} come from {len(sources)} source versions; expected one")
+    counts = {"withdrawn": 0, "reinstated": 0}
+    matches = sql.Identifier(SCHEMA, "matches")
 
-    def add_parents(stage: sql.Identifier) -> None:
+    def add_parents_and_withdraw(stage: sql.Identifier) -> None:
         _add_leagues(connection, [league])
         connection.execute(
             sql.SQL(
@@ -284,13 +293,69 @@ def publish_matches(
                 "ON CONFLICT DO NOTHING"
             ).format(sql.Identifier(SCHEMA, "teams"), stage, stage)
         )
+        counts["reinstated"] = connection.execute(
+            sql.SQL("SELECT count(*) FROM {} AS m JOIN {} AS s USING (match_id) WHERE m.withdrawn_at IS NOT NULL").format(
+                matches, stage)
+        ).fetchone()[0]
+        if sources:
+            counts["withdrawn"] = _withdraw(
+                connection, league, season, REMOVED_FROM_SOURCE, sources[0],
+                sql.SQL("NOT EXISTS (SELECT 1 FROM {} AS s WHERE s.match_id = m.match_id)").format(stage),
+            )
+        else:  # the source holds no match of the partition any more
+            counts["withdrawn"] = _withdraw(connection, league, season, PARTITION_DROPPED, None, sql.SQL("true"))
 
     with connection.transaction():
         _begin(connection, "matches", partition, role)
-        return _publish_in_transaction(
-            connection, "matches", canonical, partition, mode="upsert", key_columns=["match_id"],
-            before_write=before_write, after_stage=add_parents,
+        result = _publish_in_transaction(
+            connection, "matches", frame, partition, mode="upsert", key_columns=["match_id"],
+            before_write=before_write, after_stage=add_parents_and_withdraw, delete_missing=False,
         )
+    return PublishResult("matches", partition, rows=result.rows, inserted=result.inserted, updated=result.updated,
+                         deleted=0, extra=counts)
+
+
+def _withdraw(
+    connection: psycopg.Connection, league: str, season: str, reason: str, source_sha256: str | None,
+    which: sql.Composable,
+) -> int:
+    """Mark the partition's current matches satisfying ``which`` (alias ``m``) withdrawn; how many."""
+    return connection.execute(
+        sql.SQL(
+            "UPDATE {} AS m SET withdrawn_at = now(), withdrawn_by_sha256 = %s, withdrawn_reason = %s "
+            "WHERE m.league = %s AND m.season = %s AND m.withdrawn_at IS NULL AND {}"
+        ).format(sql.Identifier(SCHEMA, "matches"), which),
+        [source_sha256, reason, league, season],
+    ).rowcount
+
+
+def withdraw_partition(
+    connection: psycopg.Connection, league: str, season: str, *, role: str | None = None
+) -> PublishResult:
+    """Withdraw every current match of a partition (``partition_dropped``), deleting nothing: what
+    PostgreSQL does, on request, with a partition the local warehouse no longer holds."""
+    partition = {"league": league, "season": season}
+    with connection.transaction():
+        _begin(connection, "matches", partition, role)
+        withdrawn = _withdraw(connection, league, season, PARTITION_DROPPED, None, sql.SQL("true"))
+        rows = connection.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE league = %s AND season = %s AND withdrawn_at IS NULL").format(
+                sql.Identifier(SCHEMA, "matches")), [league, season]
+        ).fetchone()[0]
+    return PublishResult("matches", partition, rows=rows, inserted=0, updated=0, deleted=0, extra={"withdrawn": withdrawn})
+
+
+def orphaned_partitions(
+    connection: psycopg.Connection, warehouse_partitions: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """(league, season) pairs with current (not withdrawn) published matches that the local warehouse
+    does not hold. Publishing never deletes them; they are reported, and withdrawn only on request
+    (:func:`withdraw_partition`)."""
+    local = {(str(league), str(season)) for league, season in warehouse_partitions}
+    published = connection.execute(
+        sql.SQL("SELECT DISTINCT league, season FROM {} WHERE withdrawn_at IS NULL").format(sql.Identifier(SCHEMA, "matches"))
+    ).fetchall()
+    return sorted((league, season) for league, season in published if (league, season) not in local)
 
 
 def publish_ingestion_logs(

@@ -41,7 +41,8 @@ _JACKPOT_OWNED = {
         "AND j.owner = current_user)"
     ),
 }
-_READ_ONLY_FOR_WRITER = {"schema_migrations"}
+# views are read through: current_matches (0005) shows the matches that are not withdrawn
+_READ_ONLY_FOR_WRITER = {"schema_migrations", "current_matches"}
 _HIDDEN_FROM_ANALYST = {"schema_migrations"}
 
 
@@ -92,7 +93,7 @@ def _tables(connection: psycopg.Connection) -> list[str]:
     return [
         name for (name,) in connection.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v') ORDER BY c.relname",
             [SCHEMA],
         ).fetchall()
     ]

@@ -1,12 +1,31 @@
 """Parse football-data.co.uk CSV bytes into raw rows, canonical matches and quarantined rows.
 
 Every data line of a file ends up in exactly one place: a canonical match, a quarantined row (with a
-reason code, the field and the offending value) or a blank/padding line. A file that is not a
-football-data CSV at all raises :class:`SourceFormatError` naming the file and the problem.
+reason code, the field and the offending value, and a message naming file, line and field) or a
+blank/padding line. Only a file that cannot be read as a football-data CSV at all raises
+:class:`SourceFormatError` naming the file and the problem: empty, an HTML page, binary (NUL
+bytes), undecodable UTF-16, cut off mid-line, or without a usable header. Anything wrong inside a
+line concerns that line alone.
 
-Real quirks handled here (see ``shared/football-data/MANIFEST.md``): UTF-8 BOM, CRLF and LF, ``dd/mm/yy``
-and ``dd/mm/yyyy``, a cp1252 no-break space in a UTF-8-invalid file, comma-only padding lines, empty
-header names, non-numeric odds cells (``#``), zero odds, rows with empty half-time cells, the ``new/``
+What a bad cell does depends on the cell:
+
+* the cells a match is made of (division, season, teams, date, full-time goals and result)
+  quarantine the row: non-numbers, negative or absurd goal counts, impossible dates, blank team
+  names or names holding control/undecodable characters, result letters other than H/D/A;
+* every other cell (half-time, shots, kick-off time, bookmaker odds) is left empty and named in the
+  row's ``issues`` (``B365CH='#' is not a number``): the match result is good and is kept, and a
+  price that is not a plausible 1X2 market is never used.
+
+Files lacking optional columns (no odds before 2000, no shots in lower tiers, no half-time in the
+1990s) ingest with what they have; :func:`source_coverage` names what a header lacks.
+
+Real quirks handled here (see ``shared/football-data/MANIFEST.md``): UTF-8 BOM, CRLF, LF and CR,
+``dd/mm/yy`` and ``dd/mm/yyyy`` (two-digit years read as one of the season's own years, so
+``14/08/93`` in 1993/94 is 1993), a cp1252 no-break space in a UTF-8-invalid file (decoded line by
+line), comma-only padding lines, empty header names, rows narrower or wider than the header (the
+1990s and early-2000s files: a header padded with empty names, rows of 7 fields; rows carrying
+cells for columns the header never named), ``HT``/``AT`` for the team columns in early Greek files,
+non-numeric odds cells (``#``), zero odds, rows with empty half-time cells, the ``new/``
 multi-season format with its varying ``Season`` and ``League`` spellings.
 """
 
@@ -26,15 +45,17 @@ import pandas as pd
 from jackpot_pipeline.sources.leagues import (
     ALL_LEAGUES,
     SeasonError,
+    SeasonWindow,
     is_extra_league,
     season_key_from_label,
     season_window,
+    season_years,
 )
-from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name
+from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name, unreadable_character
 
 # Bump when canonical rows would come out differently from the same bytes: it is part of every
 # ingestion data version, so a parser change re-ingests and an unchanged one is a no-op.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 MAIN_FORMAT = "main"
 EXTRA_FORMAT = "extra"
@@ -42,6 +63,8 @@ REQUIRED_COLUMNS = {
     MAIN_FORMAT: ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR"),
     EXTRA_FORMAT: ("Country", "League", "Season", "Date", "Home", "Away", "HG", "AG", "Res"),
 }
+# Older spellings of required columns: early-2000s Greek files name the teams HT and AT.
+COLUMN_ALIASES = {"HomeTeam": ("HT",), "AwayTeam": ("AT",)}
 
 # Pre-closing 1X2 prices in order of preference: Pinnacle, market average (``Avg`` from 2019/20,
 # BetBrain's ``BbAv`` before), then Bet365. Closing: Pinnacle closing, then closing average.
@@ -51,19 +74,29 @@ MIN_ODDS = 1.01
 # Sum of implied probabilities. Observed on all shared files: 0.98 (closing average) to 1.13
 # (Pinnacle in small leagues); outside this band a triple is a data error, not a market.
 OVERROUND_BAND = (0.97, 1.30)
+# Larger counts are typing errors, not football (the record in these leagues is 9 or 10 goals for
+# one side); the bounds also keep every count inside the warehouse's 32-bit integer columns.
+MAX_GOALS = 30
+MAX_MATCH_STAT = 200
+MAX_TEAM_NAME_LENGTH = 100
 
 QUARANTINE_REASONS = {
-    "wrong_field_count": "the row has a different number of fields than the header",
+    "wrong_field_count": "the row ends before every required column is reached",
+    "bad_quoting": "the line's quotes do not balance, so its fields cannot be told apart",
+    "repeated_header": "the line repeats the header",
     "wrong_division": "the Div cell names another league than the file",
+    "bad_season": "the Season cell cannot be read",
     "missing_team": "home or away team is empty",
+    "bad_team": "a team name holds control or undecodable characters, or is too long",
     "same_team": "home and away team are the same",
     "bad_date": "the date cannot be read as dd/mm/yy or dd/mm/yyyy",
     "date_outside_season": "the date lies outside the season's window",
-    "bad_season": "the Season cell cannot be read",
-    "bad_goals": "full-time goals are not non-negative integers",
+    "bad_goals": "full-time goals are not whole numbers from 0 to 30",
+    "bad_result": "the result letter is not H, D or A",
     "partial_result": "the result is only partly given",
     "result_mismatch": "the result letter contradicts the goals",
     "duplicate_match": "the same fixture on the same date appears twice",
+    "unreadable_row": "the row could not be read because of a parser defect (please report it)",
 }
 
 CANONICAL_COLUMNS = [
@@ -88,8 +121,10 @@ _INT_COLUMNS = [
     "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
 ]
 _ODDS_COLUMN = re.compile(r"^(.+?)([HDA])$")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})$")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_LINE_BREAK_BYTES = re.compile(rb"(\r\n|\n|\r)")
 
 
 class SourceFormatError(ValueError):
@@ -106,7 +141,9 @@ class DecodedSource:
     relpath: str
     sha256: str
     n_bytes: int
-    encoding: str  # "ascii", "utf-8", "utf-8-sig" or "cp1252"
+    # "ascii", "utf-8", "utf-8-sig", "utf-16", "cp1252" (no line is multi-byte UTF-8) or
+    # "utf-8+cp1252" (lines of both)
+    encoding: str
     line_ending: str  # "CRLF", "LF", "CR" or "mixed"
     text: str
 
@@ -117,6 +154,7 @@ class SourceRow:
     text: str
     fields: tuple[str, ...]
     is_blank: bool
+    unreadable: str | None = None  # why the line could not be split into fields
 
 
 @dataclass(frozen=True)
@@ -135,25 +173,55 @@ def decode_source(data: bytes, relpath: str) -> DecodedSource:
     sha256 = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise SourceFormatError(relpath, "the file is empty")
-    head = data[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
-        raise SourceFormatError(relpath, "this is an HTML page, not a football-data CSV (error page?)")
-    if b"\x00" in data[:4096]:
-        raise SourceFormatError(relpath, "binary content (NUL bytes), not a CSV")
-    if data.startswith(b"\xef\xbb\xbf"):
-        encoding, body = "utf-8-sig", data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise SourceFormatError(relpath, f"UTF-16 text that does not decode (byte {error.start})") from None
+        encoding = "utf-16"
     else:
-        encoding, body = "utf-8", data
+        head = data[:2048].lstrip().lower()
+        if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
+            raise SourceFormatError(relpath, "this is an HTML page, not a football-data CSV (error page?)")
+        text, encoding = _decode_text(data)
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SourceFormatError(
+            relpath, f"binary content: NUL byte on line {line}, not a CSV (a corrupted or partial download?)"
+        )
+    if text.startswith("\ufeff") and encoding == "utf-16":
+        text = text[1:]
+    return DecodedSource(relpath, sha256, len(data), encoding, _line_ending(text), text)
+
+
+def _decode_text(data: bytes) -> tuple[str, str]:
+    """Text and encoding label of UTF-8 or Windows bytes.
+
+    The publisher writes Windows text; two shared files carry one cp1252 no-break space (0xA0) in
+    otherwise ASCII files. Lines are decoded one by one so a single such byte never turns the
+    UTF-8 names of every other line into mojibake. Bytes cp1252 leaves undefined are kept as
+    latin-1 code points (control characters), so nothing is dropped and a team name holding one is
+    quarantined rather than guessed.
+    """
+    encoding, body = ("utf-8-sig", data[3:]) if data.startswith(b"\xef\xbb\xbf") else ("utf-8", data)
     try:
         text = body.decode("utf-8")
-        if encoding == "utf-8" and text.isascii():
-            encoding = "ascii"
     except UnicodeDecodeError:
-        # Two shared files carry one cp1252 no-break space (0xA0); the publisher writes Windows text.
-        # Bytes cp1252 leaves undefined are kept as latin-1 code points so nothing is dropped.
-        encoding = "cp1252"
-        text = body.decode("cp1252", errors="strict") if _cp1252_clean(body) else body.decode("latin-1")
-    return DecodedSource(relpath, sha256, len(data), encoding, _line_ending(text), text)
+        pass
+    else:
+        return text, ("ascii" if encoding == "utf-8" and text.isascii() else encoding)
+    pieces: list[str] = []
+    kinds: set[str] = set()
+    for piece in _LINE_BREAK_BYTES.split(body):
+        try:
+            decoded = piece.decode("utf-8")
+            if not decoded.isascii():
+                kinds.add("utf-8")
+        except UnicodeDecodeError:
+            decoded = piece.decode("cp1252") if _cp1252_clean(piece) else piece.decode("latin-1")
+            kinds.add("cp1252")
+        pieces.append(decoded)
+    return "".join(pieces), ("utf-8+cp1252" if kinds == {"utf-8", "cp1252"} else "cp1252")
 
 
 def _cp1252_clean(body: bytes) -> bool:
@@ -168,53 +236,116 @@ def _line_ending(text: str) -> str:
     return kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "LF")
 
 
+def split_line(line: str) -> tuple[str, ...]:
+    """The fields of one CSV line; ``csv.Error`` when its quotes do not balance."""
+    reader = csv.reader([line], strict=True)
+    fields = next(reader, [])
+    if next(reader, None) is not None:
+        raise csv.Error("the line holds more than one record")
+    return tuple(fields)
+
+
 def parse_source(data: bytes, relpath: str) -> ParsedSource:
     decoded = decode_source(data, relpath)
     lines = _LINE_BREAK.split(decoded.text)
     ends_with_newline = lines[-1] == ""
     if ends_with_newline:
         lines.pop()
-    header = _clean_header(next(csv.reader([lines[0]])))
+    try:
+        header = _clean_header(split_line(lines[0]))
+    except csv.Error:
+        raise SourceFormatError(relpath, "the header line cannot be read as CSV (unbalanced quotes)") from None
     file_format = _detect_format(header, relpath)
-    width = len(header)
     rows = []
-    for offset, (line, fields) in enumerate(zip(lines[1:], csv.reader(lines[1:]), strict=True)):
-        is_blank = all(not cell.strip() for cell in fields)
-        rows.append(SourceRow(offset + 2, line, tuple(fields), is_blank))
-    if rows and not ends_with_newline and not rows[-1].is_blank and len(rows[-1].fields) < width:
-        last = rows[-1]
-        raise SourceFormatError(
-            relpath,
-            f"truncated: line {last.line_number} has {len(last.fields)} of {width} fields "
-            "and the file does not end with a newline",
-        )
+    for line_number, line in enumerate(lines[1:], start=2):
+        try:
+            fields = split_line(line)
+        except csv.Error:
+            rows.append(SourceRow(line_number, line, (), False, "unbalanced quotes"))
+            continue
+        rows.append(SourceRow(line_number, line, fields, all(not cell.strip() for cell in fields)))
+    if rows and not ends_with_newline and not rows[-1].is_blank:
+        last, named = rows[-1], named_width(header)
+        if last.unreadable or len(last.fields) < named:
+            raise SourceFormatError(
+                relpath,
+                f"truncated: line {last.line_number} has {len(last.fields)} of {named} fields "
+                "and the file does not end with a newline",
+            )
     return ParsedSource(decoded, file_format, header, tuple(rows))
+
+
+def named_width(header: Sequence[str]) -> int:
+    """Columns up to the last one with a name: 1990s headers are padded with empty names."""
+    width = len(header)
+    while width and header[width - 1].startswith("_unnamed_"):
+        width -= 1
+    return width
 
 
 def _clean_header(names: Sequence[str]) -> tuple[str, ...]:
     cleaned: list[str] = []
     seen: Counter[str] = Counter()
     for position, name in enumerate(names):
-        # mmz4281/2122/B1.csv ends its header (and rows) with a comma: an unnamed column.
-        base = name.strip() or f"_unnamed_{position + 1}"
+        # mmz4281/2122/B1.csv ends its header (and rows) with a comma: an unnamed column; files of
+        # the 1990s pad their 7 names with 21 empty ones.
+        base = name.replace("\ufeff", "").strip() or f"_unnamed_{position + 1}"
         seen[base] += 1
         cleaned.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
     return tuple(cleaned)
 
 
+def _resolve_column(columns: Iterable[str], name: str) -> str | None:
+    present = set(columns)
+    for candidate in (name, *COLUMN_ALIASES.get(name, ())):
+        if candidate in present:
+            return candidate
+    return None
+
+
 def _detect_format(header: Sequence[str], relpath: str) -> str:
-    columns = set(header)
-    for file_format, required in REQUIRED_COLUMNS.items():
-        if set(required) <= columns:
+    missing_by_format = {
+        file_format: [c for c in required if _resolve_column(header, c) is None]
+        for file_format, required in REQUIRED_COLUMNS.items()
+    }
+    for file_format, missing in missing_by_format.items():
+        if not missing:
             return file_format
-    main_missing = [c for c in REQUIRED_COLUMNS[MAIN_FORMAT] if c not in columns]
-    extra_missing = [c for c in REQUIRED_COLUMNS[EXTRA_FORMAT] if c not in columns]
+    main_missing, extra_missing = missing_by_format[MAIN_FORMAT], missing_by_format[EXTRA_FORMAT]
     missing = main_missing if len(main_missing) <= len(extra_missing) else extra_missing
     shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
     raise SourceFormatError(
         relpath,
-        f"not a football-data CSV: missing column(s) {', '.join(missing)} (header: {shown})",
+        f"not a football-data CSV: missing column(s) {', '.join(missing)} (header: {_printable(shown, 160)})",
     )
+
+
+def source_coverage(parsed: ParsedSource) -> list[str]:
+    """What a file's header lacks that a full modern file has: ``no_pre_closing_odds``,
+    ``no_closing_odds``, ``no_half_time``, ``no_shots``, ``no_shots_on_target``, ``no_kickoff_time``.
+    Such files ingest with what they have; this names the gaps (older seasons, lower tiers, the
+    ``new/`` files, which carry closing odds only)."""
+    columns = _ColumnMap(parsed.header, parsed.format)
+    gaps = []
+    if not columns.pre_closing:
+        gaps.append("no_pre_closing_odds")
+    if not columns.closing:
+        gaps.append("no_closing_odds")
+    if parsed.format == MAIN_FORMAT and "HTHG" not in columns.index:
+        gaps.append("no_half_time")
+    if parsed.format == MAIN_FORMAT and not {"HS", "AS"} <= set(columns.index):
+        gaps.append("no_shots")
+    if parsed.format == MAIN_FORMAT and not {"HST", "AST"} <= set(columns.index):
+        gaps.append("no_shots_on_target")
+    if columns.time is None:
+        gaps.append("no_kickoff_time")
+    return gaps
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` safe to show in a message: control characters escaped, at most ``limit`` characters."""
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 # --- partitioning ---------------------------------------------------------------------------------
@@ -256,7 +387,7 @@ def partition_rows(parsed: ParsedSource, league: str, season: str | None = None)
         key = None
         if not row.is_blank and season_column < len(row.fields):
             try:
-                key = season_key_from_label(row.fields[season_column])
+                key = season_key_from_label(row.fields[season_column], league)
             except SeasonError:
                 key = None
         target = key or current
@@ -269,7 +400,7 @@ def partition_rows(parsed: ParsedSource, league: str, season: str | None = None)
             pending.clear()
         bucket.rows.append(row)
         current = target
-    if pending:
+    if pending and any(not row.is_blank for row in pending):
         raise SourceFormatError(parsed.decoded.relpath, "no row carries a readable Season value")
     return partitions
 
@@ -314,8 +445,7 @@ def canonicalise(
     relpath, sha256 = parsed.decoded.relpath, parsed.decoded.sha256
     league, season = partition.league, partition.season
     columns = _ColumnMap(parsed.header, parsed.format)
-    window = season_window(league, season)
-    default_competition = ALL_LEAGUES[league]
+    context = _RowContext(league, season, season_window(league, season), season_years(league, season), ALL_LEAGUES[league])
 
     raw_records: list[dict[str, object]] = []
     accepted: list[dict[str, object]] = []
@@ -335,26 +465,18 @@ def canonicalise(
             blank_rows += 1
             continue
         try:
-            record = _canonical_record(row, columns, league, season, window, default_competition)
+            record = _canonical_record(row, columns, context)
             fixture = (record["home_team"], record["away_team"], record["match_date"])
             if fixture in seen_fixtures:
                 raise _Quarantine("duplicate_match", columns.home, str(record["source_home_team"]),
                                   f"{fixture[0]} v {fixture[1]} on {fixture[2]:%d/%m/%Y} already seen")
             seen_fixtures.add(fixture)
         except _Quarantine as rejected:
-            message = QUARANTINE_REASONS[rejected.reason]
-            if rejected.detail:
-                message = f"{message}: {rejected.detail}"
-            quarantined.append(
-                {
-                    "source_row": row.line_number,
-                    "reason": rejected.reason,
-                    "field": rejected.column,
-                    "value": rejected.value,
-                    "message": f"{relpath} line {row.line_number}, field {rejected.column}: {message}",
-                    "raw_line": row.text,
-                }
-            )
+            quarantined.append(_quarantine_record(relpath, row, rejected))
+            continue
+        except Exception as error:  # noqa: BLE001 - one defective row must not sink the file's good rows
+            defect = _Quarantine("unreadable_row", "*", "", f"internal {type(error).__name__}")
+            quarantined.append(_quarantine_record(relpath, row, defect))
             continue
         accepted.append(record)
 
@@ -371,19 +493,53 @@ def canonicalise(
     return CanonicalResult(raw, canonical, quarantine, blank_rows)
 
 
+def _quarantine_record(relpath: str, row: SourceRow, rejected: _Quarantine) -> dict[str, object]:
+    message = QUARANTINE_REASONS[rejected.reason]
+    if rejected.detail:
+        message = f"{message}: {rejected.detail}"
+    return {
+        "source_row": row.line_number,
+        "reason": rejected.reason,
+        "field": rejected.column,
+        "value": rejected.value,
+        "message": f"{relpath} line {row.line_number}, field {_printable(rejected.column, 40)}: {message}",
+        "raw_line": row.text,
+    }
+
+
+@dataclass(frozen=True)
+class _RowContext:
+    league: str
+    season: str
+    window: SeasonWindow
+    years: tuple[int, int]
+    default_competition: str
+
+
 class _ColumnMap:
-    """Positions of the columns we read, resolved once per file."""
+    """Positions of the columns we read, resolved once per file.
+
+    Rows narrower than the header are read as if their missing trailing cells were empty (the
+    1990s files pad a 7-name header with 21 empty names and write 7-field rows), as long as they
+    reach every required column; cells beyond the header have no column to belong to.
+    """
 
     def __init__(self, header: Sequence[str], file_format: str):
         self.width = len(header)
+        self.named_width = named_width(header)
         self.index = {name: position for position, name in enumerate(header)}
         extra = file_format == EXTRA_FORMAT
         self.division = None if extra else "Div"
-        self.home, self.away = ("Home", "Away") if extra else ("HomeTeam", "AwayTeam")
+        self.home = "Home" if extra else (_resolve_column(header, "HomeTeam") or "HomeTeam")
+        self.away = "Away" if extra else (_resolve_column(header, "AwayTeam") or "AwayTeam")
         self.home_goals, self.away_goals, self.result = ("HG", "AG", "Res") if extra else ("FTHG", "FTAG", "FTR")
         self.competition = "League" if extra else None
         self.season = "Season" if extra else None
         self.time = "Time" if "Time" in self.index else None
+        required = [self.division, self.season, self.competition, self.home, self.away, "Date",
+                    self.home_goals, self.away_goals, self.result]
+        self.required = [name for name in required if name is not None and name in self.index]
+        self.reach = max(self.index[name] for name in self.required) + 1
         self.pre_closing = [] if extra else self._triples(PRE_CLOSING_ODDS_PREFERENCE)
         self.closing = self._triples(CLOSING_ODDS_PREFERENCE)
         self.optional_ints = {
@@ -414,23 +570,32 @@ class _ColumnMap:
         if name is None:
             return ""
         position = self.index.get(name)
-        return fields[position].strip() if position is not None else ""
+        return fields[position].strip() if position is not None and position < len(fields) else ""
+
+    def is_header_again(self, fields: Sequence[str]) -> bool:
+        return all(
+            self.cell(fields, name).replace("\ufeff", "").strip().casefold() == name.casefold()
+            for name in self.required
+        )
 
 
-def _canonical_record(
-    row: SourceRow,
-    columns: _ColumnMap,
-    league: str,
-    season: str,
-    window,
-    default_competition: str,
-) -> dict[str, object]:
+def _canonical_record(row: SourceRow, columns: _ColumnMap, context: _RowContext) -> dict[str, object]:
+    league, season = context.league, context.season
+    if row.unreadable:
+        raise _Quarantine("bad_quoting", "*", "", row.unreadable)
     fields = row.fields
-    if len(fields) != columns.width:
+    if columns.is_header_again(fields):
+        raise _Quarantine("repeated_header", "*", "", "a header line in the middle of the data")
+    if len(fields) < columns.reach:
         raise _Quarantine("wrong_field_count", "*", str(len(fields)),
-                          f"{len(fields)} fields, header has {columns.width}")
+                          f"{len(fields)} fields, the required columns need {columns.reach} (header has {columns.width})")
     cell = columns.cell
     issues: list[str] = []
+    if len(fields) < columns.named_width:
+        issues.append(f"row has {len(fields)} of the header's {columns.named_width} fields, the missing cells read as empty")
+    beyond = [value for value in fields[columns.width:] if value.strip()]
+    if beyond:
+        issues.append(f"{len(beyond)} cell(s) beyond the header's {columns.width} columns ignored")
 
     if columns.division:
         division = cell(fields, columns.division)
@@ -439,12 +604,17 @@ def _canonical_record(
     if columns.season:
         label = cell(fields, columns.season)
         try:
-            if season_key_from_label(label) != season:
-                raise _Quarantine("bad_season", columns.season, label, f"expected season {season}")
-        except SeasonError:
-            raise _Quarantine("bad_season", columns.season, label) from None
+            key = season_key_from_label(label, league)
+        except SeasonError as error:
+            raise _Quarantine("bad_season", columns.season, label, str(error)) from None
+        if key != season:
+            raise _Quarantine("bad_season", columns.season, label, f"expected season {season}")
 
     source_home, source_away = cell(fields, columns.home), cell(fields, columns.away)
+    for column, name in ((columns.home, source_home), (columns.away, source_away)):
+        problem = team_name_problem(name)
+        if problem:
+            raise _Quarantine("bad_team", column, name, problem)
     # the publisher spells a few clubs two ways over the years; one name keeps one history
     home_team, away_team = unify_source_name(league, source_home), unify_source_name(league, source_away)
     if not home_team:
@@ -455,12 +625,12 @@ def _canonical_record(
         raise _Quarantine("same_team", columns.away, source_away)
 
     date_text = cell(fields, "Date")
-    match_date = parse_match_date(date_text)
+    match_date = parse_match_date(date_text, context.years)
     if match_date is None:
         raise _Quarantine("bad_date", "Date", date_text)
-    if not window.contains(match_date):
+    if not context.window.contains(match_date):
         raise _Quarantine("date_outside_season", "Date", date_text,
-                          f"season {season} runs {window.first_day} to {window.last_day}")
+                          f"season {season} runs {context.window.first_day} to {context.window.last_day}")
 
     kickoff_time = None
     if columns.time:
@@ -472,10 +642,14 @@ def _canonical_record(
     home_goals, away_goals, result = _full_time(fields, columns)
     ht_home, ht_away, ht_result = _half_time(fields, columns, home_goals, away_goals, issues)
 
+    competition = clean_source_name(cell(fields, columns.competition))
+    if competition and team_name_problem(competition):
+        issues.append(f"{columns.competition}={competition!r} unreadable, the league's name used")
+        competition = ""
     record: dict[str, object] = {
         "league": league,
         "season": season,
-        "competition": clean_source_name(cell(fields, columns.competition)) or default_competition,
+        "competition": competition or context.default_competition,
         "match_date": match_date,
         "kickoff_time": kickoff_time,
         "home_team": home_team,
@@ -492,21 +666,27 @@ def _canonical_record(
     }
     for target, source in columns.optional_ints.items():
         text = cell(fields, source)
-        value = _parse_count(text)
+        value = _parse_count(text, MAX_MATCH_STAT)
         if text and value is None:
-            issues.append(f"{source}={text!r} is not a count, left empty")
+            issues.append(f"{source}={text!r} is not a count from 0 to {MAX_MATCH_STAT}, left empty")
         record[target] = value
+    width = len(fields)
     for position, name in columns.all_odds_cells:
-        text = fields[position]
-        if text:
-            try:
-                float(text)
-            except ValueError:
-                issues.append(f"{name}={text.strip()!r} is not a number")
+        text = fields[position].strip() if position < width else ""
+        if text and _parse_float(text) is None:
+            issues.append(f"{name}={text!r} is not a number")
     record.update(_choose_odds(fields, columns, columns.pre_closing, "", issues))
     record.update(_choose_odds(fields, columns, columns.closing, "closing_", issues))
     record["issues"] = "; ".join(issues) if issues else None
     return record
+
+
+def team_name_problem(name: str) -> str | None:
+    """Why a team-name cell cannot be a team name (control or undecodable characters, too long), or None."""
+    if len(name) > MAX_TEAM_NAME_LENGTH:
+        return f"{len(name)} characters, more than {MAX_TEAM_NAME_LENGTH}"
+    character = unreadable_character(name.replace("\ufeff", ""))
+    return f"holds the character {character}" if character else None
 
 
 def _full_time(fields, columns: _ColumnMap) -> tuple[int | None, int | None, str | None]:
@@ -515,7 +695,9 @@ def _full_time(fields, columns: _ColumnMap) -> tuple[int | None, int | None, str
     result_text = cell(fields, columns.result).upper()
     if not home_text and not away_text and not result_text:
         return None, None, None
-    home_goals, away_goals = _parse_count(home_text), _parse_count(away_text)
+    if result_text and result_text not in ("H", "D", "A"):
+        raise _Quarantine("bad_result", columns.result, cell(fields, columns.result))
+    home_goals, away_goals = _parse_count(home_text, MAX_GOALS), _parse_count(away_text, MAX_GOALS)
     for name, text, value in ((columns.home_goals, home_text, home_goals), (columns.away_goals, away_text, away_goals)):
         if text and value is None:
             raise _Quarantine("bad_goals", name, text)
@@ -534,7 +716,7 @@ def _half_time(fields, columns: _ColumnMap, home_goals, away_goals, issues: list
         return None, None, None
     cell = columns.cell
     texts = cell(fields, "HTHG"), cell(fields, "HTAG")
-    values = _parse_count(texts[0]), _parse_count(texts[1])
+    values = _parse_count(texts[0], MAX_GOALS), _parse_count(texts[1], MAX_GOALS)
     if not any(texts):
         return None, None, None
     if None in values:
@@ -605,20 +787,35 @@ def _canonical_frame(records: list[dict[str, object]], league: str, season: str,
 # --- cell parsers ---------------------------------------------------------------------------------
 
 
-def parse_match_date(text: str) -> dt.date | None:
-    """``dd/mm/yy`` or ``dd/mm/yyyy`` (both occur, sometimes within one season)."""
-    parts = text.strip().split("/")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+def parse_match_date(text: str, season_years: tuple[int, int] | None = None) -> dt.date | None:
+    """``dd/mm/yy`` or ``dd/mm/yyyy`` (both occur, sometimes within one season), ASCII digits only.
+
+    A two-digit year is one of the season's own years when ``season_years`` (first, last) is given
+    (``14/08/93`` in 1993/94 is 1993, ``15/01/00`` in 1999/2000 is 2000), else the one of the century
+    nearest the season; without ``season_years`` it is 20yy.
+    """
+    match = _DATE.match(text.strip())
+    if match is None:
         return None
-    day, month, year = (int(p) for p in parts)
-    if len(parts[2]) == 2:
-        year += 2000
-    elif len(parts[2]) != 4:
-        return None
+    day, month, year = (int(part) for part in match.groups())
+    if len(match.group(3)) == 2:
+        year = _two_digit_year(year, season_years)
     try:
         return dt.date(year, month, day)
     except ValueError:
         return None
+
+
+def _two_digit_year(two_digits: int, season_years: tuple[int, int] | None) -> int:
+    if season_years is None:
+        return 2000 + two_digits
+    for year in season_years:
+        if year % 100 == two_digits:
+            return year
+    first = season_years[0]
+    century = first - first % 100
+    candidates = (century - 100 + two_digits, century + two_digits, century + 100 + two_digits)
+    return min(candidates, key=lambda year: abs(year - first))
 
 
 def parse_kickoff_time(text: str) -> str | None:
@@ -629,18 +826,23 @@ def parse_kickoff_time(text: str) -> str | None:
 
 
 def _parse_float(text: str) -> float | None:
+    """A finite plain ASCII decimal (``2.10``, ``1e2``): no ``nan``, ``inf``, ``1_000`` or non-ASCII digits."""
     try:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    # float() also reads "1_000", "\uff13" and " 3 "; what it reads as nan or inf is no price or count
+    if not math.isfinite(value) or "_" in text or not text.isascii() or text != text.strip():
+        return None
+    return value
 
 
-def _parse_count(text: str) -> int | None:
+def _parse_count(text: str, limit: int) -> int | None:
+    """A whole number from 0 to ``limit`` (``3`` or ``3.0``), else None."""
     if not text:
         return None
     value = _parse_float(text)
-    if value is None or value < 0 or value != int(value):
+    if value is None or value < 0 or value > limit or value != int(value):
         return None
     return int(value)
 

@@ -13,12 +13,19 @@ import pandas as pd
 
 from jackpot_pipeline.sources import quality
 from jackpot_pipeline.sources.catalog import PartitionSource, slice_fingerprint
-from jackpot_pipeline.sources.football_data import PARSER_VERSION, ParsedSource, canonicalise, parse_source, partition_rows
+from jackpot_pipeline.sources.football_data import (
+    PARSER_VERSION,
+    ParsedSource,
+    canonicalise,
+    parse_source,
+    partition_rows,
+    source_coverage,
+)
 from jackpot_pipeline.sources.leagues import SeasonError, check_season_key, is_extra_league, source_relpath
-from jackpot_pipeline.sources.revisions import diff_matches
+from jackpot_pipeline.sources.revisions import diff_matches, withdraw_partition, withdrawn_matches
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS, TABLE_COLUMNS
 
-INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log")
+INGESTION_TABLES = ("raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches")
 QUALITY_CHECKS = {
     "unique_match_id": "match_id is unique within the partition",
     "goals_consistent": "goals are non-negative integers consistent with the H/D/A result",
@@ -40,6 +47,7 @@ class IngestedPartition:
     data_version: str
     metadata: dict[str, dict[str, object]]  # per table
     expected_lines: int
+    source_version: str = ""  # what the planner knows the source by (the slice's version, or its absence)
 
     @property
     def partition(self) -> str:
@@ -69,6 +77,7 @@ def ingest_partition(
     *,
     previous_canonical: pd.DataFrame | None,
     previous_log: pd.DataFrame | None,
+    previous_withdrawn: pd.DataFrame | None = None,
     run_id: str,
     now: dt.datetime,
 ) -> IngestedPartition:
@@ -76,30 +85,35 @@ def ingest_partition(
 
     Raises :class:`MissingSourceFile` when there is no source, and the parser's ``SourceFormatError`` when
     the bytes are not a football-data file: both before anything is written, so the stored partition stays.
-    A partition whose file has no rows for the season is stored empty, with a note.
+    A partition whose file has no rows for the season is stored empty, with a note, its earlier matches
+    withdrawn (see :mod:`jackpot_pipeline.sources.revisions`: nothing is dropped silently).
     """
     try:
         check_season_key(league, season)
     except SeasonError as error:
-        return _empty(league, season, previous_log, f"no data: {error}")
+        return _empty(league, season, previous_canonical, previous_log, previous_withdrawn, now, f"no data: {error}")
     if source is None:
         raise MissingSourceFile(f"partition {league}|{season}: source file {source_relpath(league, season)} does not "
                                 "exist; run `jackpot-pipeline fetch` (stored rows were left as they are)")
     parsed = parse_source(source.data, source.relpath)
     slices = partition_rows(parsed, league, None if is_extra_league(league) else season)
     if season not in slices:
-        return _empty(league, season, previous_log, f"no data: {source.relpath} has no rows for season {season}")
+        return _empty(league, season, previous_canonical, previous_log, previous_withdrawn, now,
+                      f"no data: {source.relpath} has no rows for season {season}", parsed.decoded.sha256,
+                      absent_slice_version(parsed.decoded.sha256))
     partition = PartitionSource(league, season, source.relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, season))
     snapshot = source.snapshot_date or now.date()
     result = canonicalise(parsed, slices[season], snapshot_date=snapshot)
     diff = diff_matches(previous_canonical, result.canonical)
     log = ingestion_log(parsed, partition, snapshot, result, diff, previous_log, run_id=run_id, now=now)
+    withdrawn = withdrawn_matches(previous_canonical, result.canonical, previous_withdrawn,
+                                  source_sha256=parsed.decoded.sha256, at=now)
     common = {"source_path": source.relpath, "source_sha256": parsed.decoded.sha256, "data_version": partition.data_version}
     canonical = result.canonical
     return IngestedPartition(
         league, season,
         {"raw_matches": result.raw, "canonical_matches": canonical, "quarantined_rows": result.quarantined,
-         "ingestion_log": log},
+         "ingestion_log": log, "withdrawn_matches": withdrawn},
         partition.data_version,
         {
             "raw_matches": {**common, "bytes": parsed.decoded.n_bytes, "encoding": parsed.decoded.encoding,
@@ -109,23 +123,37 @@ def ingest_partition(
                 **common, "rows": len(canonical), "played": int((canonical["status"] == "played").sum()),
                 "inserted": len(diff.inserted), "updated": len(diff.updated), "removed": len(diff.removed),
                 "rows_with_issues": int(canonical["issues"].notna().sum()),
+                "coverage_gaps": source_coverage(parsed),
                 "odds_sources": canonical["odds_source"].value_counts(dropna=False).rename(str).to_dict(),
             },
             "quarantined_rows": {**common, "rows": len(result.quarantined),
                                  "reasons": result.quarantined["reason"].value_counts().to_dict()},
             "ingestion_log": {**common, "versions_logged": len(log), "change": str(log["change"].iloc[-1])},
+            "withdrawn_matches": {**common, "rows": len(withdrawn)},
         },
         expected_lines=len(slices[season].rows),
+        source_version=partition.data_version,
     )
 
 
-def _empty(league: str, season: str, previous_log: pd.DataFrame | None, note: str) -> IngestedPartition:
+def _empty(league: str, season: str, previous_canonical: pd.DataFrame | None, previous_log: pd.DataFrame | None,
+           previous_withdrawn: pd.DataFrame | None, now: dt.datetime, note: str,
+           source_sha256: str | None = None, source_version: str = "no-season") -> IngestedPartition:
     history = previous_log[INGESTION_LOG_COLUMNS] if previous_log is not None else empty_table("ingestion_log")
+    withdrawn = withdraw_partition(previous_canonical, previous_withdrawn, at=now, source_sha256=source_sha256)
     tables = {name: empty_table(name) for name in INGESTION_TABLES[:3]}
     tables["ingestion_log"] = history
+    tables["withdrawn_matches"] = withdrawn
     metadata = {name: {"rows": 0, "note": note} for name in INGESTION_TABLES[:3]}
     metadata["ingestion_log"] = {"versions_logged": len(history), "note": note}
-    return IngestedPartition(league, season, tables, f"empty-{PARSER_VERSION}", metadata, expected_lines=0)
+    metadata["withdrawn_matches"] = {"rows": len(withdrawn), "note": note}
+    return IngestedPartition(league, season, tables, f"empty-{PARSER_VERSION}", metadata, expected_lines=0,
+                             source_version=source_version)
+
+
+def absent_slice_version(file_sha256: str) -> str:
+    """The source version of a partition a multi-season file no longer holds (its matches are withdrawn)."""
+    return f"absent-{file_sha256[:24]}"
 
 
 def ingestion_log(
@@ -209,7 +237,8 @@ def ingest_into(root: str, raw_dir: str, partition: str, *, run_id: str, now: dt
         data = path.read_bytes()
         source = SourceBytes(relpath, data, snapshot_date(Path(raw_dir), relpath, hashlib.sha256(data).hexdigest()))
     ingested = ingest_partition(league, season, source, previous_canonical=store.read("canonical_matches", partition),
-                                previous_log=store.read("ingestion_log", partition), run_id=run_id, now=now)
+                                previous_log=store.read("ingestion_log", partition),
+                                previous_withdrawn=store.read("withdrawn_matches", partition), run_id=run_id, now=now)
     for name in INGESTION_TABLES:
         store.write(name, ingested.tables[name], partition)
     stored = {name: store.read(name, partition) for name in INGESTION_TABLES[:3]}

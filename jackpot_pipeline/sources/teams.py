@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from jackpot_pipeline.sources.leagues import SeasonError, season_years
+
 __all__ = [
     "ALIAS_TABLE_RESOURCE",
     "REGISTRY_COLUMNS",
@@ -45,6 +47,7 @@ __all__ = [
     "normalise_team_name",
     "team_name_similarity",
     "unify_source_name",
+    "unreadable_character",
     "unobserved_curated_teams",
 ]
 
@@ -132,6 +135,25 @@ def clean_source_name(name: str) -> str:
     # str.split() with no argument splits on every Unicode space (incl. U+00A0); a BOM is not a
     # space but leaks in from the first cell of BOM-prefixed files read without utf-8-sig.
     return " ".join(name.replace("\ufeff", " ").split())
+
+
+# Categories no name holds: controls, format characters (zero-width spaces...), surrogates (bytes
+# that did not decode), private use and unassigned code points.
+_UNREADABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def unreadable_character(text: str) -> str | None:
+    """``U+XXXX`` of the first character a team (or card) name cannot hold, or None.
+
+    U+FFFD is what a decoder leaves for a byte it could not read; the others cannot be typed or seen
+    and break the places names go (PostgreSQL refuses NUL, UTF-8 files refuse lone surrogates).
+    """
+    if text.isprintable() and "\ufffd" not in text:  # the common case, without a lookup per character
+        return None
+    for character in text:
+        if character == "\ufffd" or unicodedata.category(character) in _UNREADABLE_CATEGORIES:
+            return f"U+{ord(character):04X}"
+    return None
 
 
 def _fold_characters(text: str) -> str:
@@ -273,28 +295,17 @@ def unify_source_name(league: str, name: str) -> str:
     return SOURCE_NAME_VARIANTS.get((league.strip(), cleaned), cleaned)
 
 
-_SEASON_DIGITS = re.compile(r"^\d{4}$")
-
-
 def _season_order(league: str, season: object) -> tuple[int, str]:
-    """Chronological sort key of a season key: ``1213`` -> 2012, ``2015`` -> 2015.
+    """Chronological sort key of a season key: ``1213`` -> 2012, ``9394`` -> 1993, ``2015`` -> 2015.
 
-    ``2021`` is both split season 2020/21 and calendar year 2021. Main divisions (codes ending in
-    a digit: E0, SP1) only use split keys; extra leagues (alphabetic codes: ARG) use calendar
-    years, except ARG's split seasons up to 2019/20 (``1213``, ``1920``): calendar years before
-    2000 are impossible there (the extra leagues start in 2012).
+    ``2021`` is split season 2020/21 for the main divisions and the split-season extra leagues, and
+    calendar year 2021 for the calendar-year extra leagues (see :mod:`jackpot_pipeline.sources.leagues`).
     """
     text = str(season).strip()
-    if not _SEASON_DIGITS.match(text):
-        return (-1, text)
-    head, tail = int(text[:2]), int(text[2:])
-    split_start = 2000 + head if (head + 1) % 100 == tail else None
-    calendar = int(text) if 2000 <= int(text) <= 2099 else None
-    if league.strip().isalpha():
-        year = calendar if calendar is not None else split_start
-    else:
-        year = split_start if split_start is not None else calendar
-    return (year if year is not None else -1, text)
+    try:
+        return season_years(league.strip(), text)[0], text
+    except SeasonError:
+        return -1, text
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ would become an INTEGER column) and it inserts by position, so frames keep exact
 from __future__ import annotations
 
 from jackpot_pipeline.sources.football_data import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, RAW_COLUMNS
+from jackpot_pipeline.sources.revisions import WITHDRAWN_COLUMNS
 
 TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "raw_matches": [
@@ -47,7 +48,15 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# A match a revision removed: its last canonical row and when, by which source version and why
+# (jackpot_pipeline.sources.revisions).
+TABLE_COLUMNS["withdrawn_matches"] = [
+    *TABLE_COLUMNS["canonical_matches"],
+    ("withdrawn_at", "TIMESTAMP NOT NULL"), ("withdrawn_by_sha256", "VARCHAR"), ("withdrawn_reason", "VARCHAR NOT NULL"),
+]
+
 assert [name for name, _ in TABLE_COLUMNS["raw_matches"]] == RAW_COLUMNS
+assert [name for name, _ in TABLE_COLUMNS["withdrawn_matches"]] == WITHDRAWN_COLUMNS
 assert [name for name, _ in TABLE_COLUMNS["canonical_matches"]] == CANONICAL_COLUMNS
 assert [name for name, _ in TABLE_COLUMNS["quarantined_rows"]] == QUARANTINE_COLUMNS
 

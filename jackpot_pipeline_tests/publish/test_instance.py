@@ -135,7 +135,8 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
     chain, tables, catalog = (run["run_id"] for run in outcome.runs)
     assert by_asset == {
         *((name, "E0|2324", chain) for name in (
-            "raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "team_strength_snapshots",
+            "raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches",
+            "team_strength_snapshots",
             "uncalibrated_predictions", "calibration_curves", "match_predictions", "validation_reports")),
         *((name, None, tables) for name in (
             "teams", "validation_summary", "model_registry", "training_runs", "data_freshness")),

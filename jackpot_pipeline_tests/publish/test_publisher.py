@@ -12,11 +12,13 @@ from psycopg import errors
 from jackpot_pipeline.publish.postgres import (
     _TEAM_REFERENCES,
     PublishError,
+    orphaned_partitions,
     publish_ingestion_logs,
     publish_matches,
     publish_partition,
     publish_teams,
     stale_partitions,
+    withdraw_partition,
 )
 from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
 from jackpot_pipeline.sources.leagues import is_extra_league
@@ -69,9 +71,20 @@ def test_publishing_twice_never_duplicates_and_reports_changes(migrated, e0):
         revised = e0.iloc[10:].copy()  # the publisher dropped ten rows and annotated one
         revised.loc[revised.index[0], "issues"] = "kickoff moved"
         third = publish_matches(connection, revised, "E0", "2324", role=writer)
-        assert (third.rows, third.inserted, third.updated, third.deleted) == (370, 0, 1, 10)
-        assert migrated.count("matches") == 370
+        assert (third.rows, third.inserted, third.updated, third.deleted) == (370, 0, 1, 0)
+        assert third.extra == {"withdrawn": 10, "reinstated": 0}
+        # nothing deleted: the ten are kept, marked withdrawn by the revised source
+        assert migrated.count("matches") == 380 and migrated.count("current_matches") == 370
+        withdrawn = migrated.count(
+            "matches", "withdrawn_reason = 'removed_from_source' AND withdrawn_by_sha256 = %s AND match_id = ANY(%s)",
+            [e0["source_sha256"].iloc[0], list(e0["match_id"].iloc[:10])],
+        )
+        assert withdrawn == 10
         assert migrated.count("teams") == 20
+
+        restored = publish_matches(connection, e0, "E0", "2324", role=writer)  # the rows are back
+        assert restored.extra == {"withdrawn": 0, "reinstated": 10} and restored.inserted == 0
+        assert migrated.count("current_matches") == 380 and migrated.count("matches", "withdrawn_at IS NOT NULL") == 0
 
 
 @pytest.mark.parametrize("table", ["matches", "ingestion_logs"])
@@ -122,7 +135,7 @@ def test_a_publish_killed_mid_transaction_leaves_the_previous_rows(migrated, e0,
 
     with migrated.connect() as connection:  # not killed, the same publish goes through
         publish(connection, revised)
-    assert migrated.count(table) == len(revised)
+    assert migrated.count("current_matches" if table == "matches" else table) == len(revised)
 
 
 def test_a_rejected_row_rolls_back_the_whole_partition(migrated, e0):
@@ -140,18 +153,61 @@ def test_a_rejected_row_rolls_back_the_whole_partition(migrated, e0):
     assert migrated.dump("matches") == before
 
 
-def test_a_match_with_predictions_cannot_vanish_from_a_republished_partition(migrated, e0):
+def test_a_match_referred_to_by_predictions_and_a_jackpot_is_withdrawn_never_deleted(migrated, e0):
+    writer = migrated.roles.writer
+    match_id = e0["match_id"].iloc[0]
     with migrated.connect() as connection:
-        publish_matches(connection, e0, "E0", "2324", role=migrated.roles.writer)
-        match_id = e0["match_id"].iloc[0]
+        publish_matches(connection, e0, "E0", "2324", role=writer)
         connection.execute(
             "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
             "VALUES (%s, 'market_close', 0.5, 0.3, 0.2)", [match_id]
         )
-        before = migrated.dump("matches")
-        with pytest.raises(errors.ForeignKeyViolation):
-            publish_matches(connection, e0.iloc[1:], "E0", "2324", role=migrated.roles.writer)
-    assert migrated.dump("matches") == before
+        connection.execute(
+            "INSERT INTO jackpot.jackpots (jackpot_id, name, card_sha256) VALUES ('locked', 'Locked card', %s)", ["a" * 64]
+        )
+        connection.execute(
+            "INSERT INTO jackpot.jackpot_fixtures (jackpot_id, position, home_team, away_team, league, kickoff, "
+            "resolved_home_team, resolved_away_team, match_id) SELECT 'locked', 1, home_team, away_team, league, "
+            "match_date, home_team, away_team, match_id FROM jackpot.matches WHERE match_id = %s", [match_id]
+        )
+        connection.execute("UPDATE jackpot.jackpots SET status = 'finalised', finalised_at = now() WHERE jackpot_id = 'locked'")
+        predictions_before, fixtures_before = migrated.dump("predictions", exclude=("created_at",)), migrated.dump("jackpot_fixtures")
+
+        # the publisher's next version lacks the match: the publish goes through, the row stays
+        result = publish_matches(connection, e0.iloc[1:], "E0", "2324", role=writer)
+        assert result.extra["withdrawn"] == 1 and result.deleted == 0
+        assert connection.execute(
+            "SELECT withdrawn_reason, withdrawn_by_sha256, withdrawn_at IS NOT NULL FROM jackpot.matches WHERE match_id = %s",
+            [match_id],
+        ).fetchone() == ("removed_from_source", e0["source_sha256"].iloc[0], True)
+        assert migrated.dump("predictions", exclude=("created_at",)) == predictions_before
+        assert migrated.dump("jackpot_fixtures") == fixtures_before
+        # nobody deletes a match, not even the schema owner by hand
+        with pytest.raises(errors.IntegrityConstraintViolation, match="keeps every match"):
+            connection.execute("DELETE FROM jackpot.matches WHERE match_id = %s", [e0["match_id"].iloc[5]])
+    assert migrated.count("matches") == 380 and migrated.count("current_matches") == 379
+
+
+def test_a_partition_missing_locally_is_reported_and_withdrawn_only_on_request(migrated, shared_data, e0):
+    sp1 = canonical(shared_data, "mmz4281/2324/SP1.csv", "SP1", "2324")
+    writer = migrated.roles.writer
+    with migrated.connect() as connection:
+        publish_matches(connection, e0, "E0", "2324", role=writer)
+        publish_matches(connection, sp1, "SP1", "2324", role=writer)
+        # the local warehouse lost SP1|2324: publishing E0 again touches nothing of SP1
+        publish_matches(connection, e0, "E0", "2324", role=writer)
+        assert orphaned_partitions(connection, [("E0", "2324")]) == [("SP1", "2324")]
+        assert migrated.count("current_matches", "league = 'SP1'") == 380
+        withdrawn = withdraw_partition(connection, "SP1", "2324", role=writer)
+        assert withdrawn.extra == {"withdrawn": 380} and withdrawn.rows == 0
+        assert orphaned_partitions(connection, [("E0", "2324")]) == []
+        # an empty source version withdraws the partition the same way, and its return reinstates it
+        empty = publish_matches(connection, e0.iloc[:0], "E0", "2324", role=writer)
+        assert empty.extra == {"withdrawn": 380, "reinstated": 0}
+        assert migrated.count("matches", "withdrawn_reason = 'partition_dropped' AND withdrawn_by_sha256 IS NULL") == 760
+        back = publish_matches(connection, sp1, "SP1", "2324", role=writer)
+        assert back.extra == {"withdrawn": 0, "reinstated": 380}
+    assert migrated.count("matches") == 760 and migrated.count("current_matches") == 380
 
 
 def test_teams_are_upserted_and_retired_only_when_unreferenced(migrated, e0):

@@ -268,7 +268,7 @@ def _edit_line(shared_data: Path, relpath: str, line_number: int, column: str, v
     fields = lines[line_number - 1].rstrip("\r").split(",")
     fields[header.index(column)] = value
     lines[line_number - 1] = ",".join(fields)
-    return "\n".join(lines).encode()
+    return "\n".join(lines).encode("utf-8")
 
 
 @pytest.mark.parametrize(
@@ -283,6 +283,15 @@ def _edit_line(shared_data: Path, relpath: str, line_number: int, column: str, v
         ("HomeTeam", "", "missing_team"),
         ("AwayTeam", "Burnley", "same_team"),
         ("Div", "E1", "wrong_division"),
+        ("FTR", "X", "bad_result"),
+        ("FTHG", "31", "bad_goals"),
+        ("FTHG", "1e20", "bad_goals"),
+        ("FTHG", "\uff10", "bad_goals"),
+        ("Date", "99999999999999999999/08/2023", "bad_date"),
+        ("Date", "\uff11\uff11/08/2023", "bad_date"),
+        ("HomeTeam", "Burn\x01ley", "bad_team"),
+        ("AwayTeam", "Man\u200bCity", "bad_team"),
+        ("AwayTeam", "M" * 101, "bad_team"),
     ],
 )
 def test_bad_rows_are_quarantined_with_field_and_value(shared_data, column, value, reason):
@@ -305,6 +314,47 @@ def test_duplicate_and_short_rows_are_quarantined(shared_data):
     assert len(only(results).canonical) == 380
 
 
+def test_repeated_headers_and_unbalanced_quotes_are_quarantined_alone(shared_data):
+    relpath = "mmz4281/2324/E0.csv"
+    lines = (shared_data / relpath).read_bytes().split(b"\r\n")
+    data = b"\r\n".join(lines[:3] + [lines[0], b'E0,"unclosed,Burnley'] + lines[3:])
+    _, results = ingest(shared_data, relpath, data)
+    quarantined = only(results).quarantined
+    assert quarantined[["source_row", "reason"]].values.tolist() == [[4, "repeated_header"], [5, "bad_quoting"]]
+    assert len(only(results).canonical) == 380
+
+
+def test_a_parser_defect_quarantines_its_row_and_names_no_python_text(shared_data, monkeypatch):
+    def broken(text):
+        raise OverflowError("Python int too large to convert to C int")
+
+    monkeypatch.setattr("jackpot_pipeline.sources.football_data.parse_kickoff_time", broken)
+    _, results = ingest(shared_data, "mmz4281/2324/E0.csv")
+    quarantined = only(results).quarantined
+    assert len(quarantined) == 380 and set(quarantined["reason"]) == {"unreadable_row"}
+    message = quarantined["message"].iloc[0]
+    assert message.startswith("mmz4281/2324/E0.csv line 2, field *: the row could not be read because of a parser defect")
+    assert "too large" not in message and message.endswith("internal OverflowError")
+
+
+def test_one_line_in_windows_encoding_leaves_utf8_names_alone(shared_data):
+    relpath = "mmz4281/2324/SP1.csv"
+    lines = (shared_data / relpath).read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"Almeria", "Almer\u00eda".encode("utf-8"))  # UTF-8
+    lines[2] = lines[2].replace(b"Sevilla", "Sevill\u00e0".encode("cp1252"))  # one cp1252 byte
+    parsed, results = ingest(shared_data, relpath, b"\n".join(lines))
+    assert parsed.decoded.encoding == "utf-8+cp1252"
+    names = set(only(results).canonical["home_team"]) | set(only(results).canonical["away_team"])
+    assert {"Almer\u00eda", "Sevill\u00e0"} <= names
+
+
+def test_utf16_files_are_read(shared_data):
+    relpath = "mmz4281/2324/E0.csv"
+    text = (shared_data / relpath).read_bytes().decode("ascii")
+    parsed, results = ingest(shared_data, relpath, text.encode("utf-16"))
+    assert parsed.decoded.encoding == "utf-16" and len(only(results).canonical) == 380
+
+
 # --- files that are not football-data CSVs --------------------------------------------------------------
 
 
@@ -314,6 +364,9 @@ def test_duplicate_and_short_rows_are_quarantined(shared_data):
         (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML page"),
         (b"", "empty"),
         (b"name,value\nfoo,1\n", "missing column(s) Div, Date, HomeTeam"),
+        (b"Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\nE0,11/08/2023,Burnley,Man City,0,3,A\n\x00\x00\x00", "NUL byte on line 3"),
+        (b'"Div,Date,HomeTeam\n', "the header line cannot be read as CSV"),
+        (b"\xff\xfeD\x00\xd8", "UTF-16 text that does not decode"),
     ],
 )
 def test_not_a_football_data_file(data, problem):

@@ -3,16 +3,27 @@ import datetime as dt
 import pytest
 
 from jackpot_pipeline.sources.leagues import (
+    ALL_LEAGUES,
     DEFAULT_LEAGUES,
+    EXTRA_LEAGUES,
+    MAIN_LEAGUES,
     SeasonError,
+    SeasonWindow,
+    check_season_key,
     current_split_season,
     expand_leagues,
     expand_seasons,
+    season_key_for_date,
     season_key_from_label,
     season_selected,
     season_window,
+    season_years,
     source_relpath,
+    split_season_start_year,
 )
+
+EVERY_MAIN_DIVISION = "E0 E1 E2 E3 EC SC0 SC1 SC2 SC3 D1 D2 I1 I2 SP1 SP2 F1 F2 N1 B1 P1 T1 G1".split()
+EVERY_EXTRA_COUNTRY = "ARG AUT BRA CHN DNK FIN IRL JPN MEX NOR POL ROU RUS SWE SWZ USA".split()
 
 
 @pytest.mark.parametrize(
@@ -23,6 +34,8 @@ from jackpot_pipeline.sources.leagues import (
         ("2324, 1213", ["1213", "2324"]),
         ("9900", ["9900"]),
         ("1213-1314,1314", ["1213", "1314"]),
+        ("9798-0102", ["9798", "9899", "9900", "0001", "0102"]),
+        ("2526", ["2526"]),
     ],
 )
 def test_expand_seasons(spec, expected):
@@ -35,9 +48,45 @@ def test_bad_seasons_are_refused(spec, message):
         expand_seasons(spec)
 
 
+def test_every_publisher_league_is_in_the_catalogue():
+    assert list(MAIN_LEAGUES) == EVERY_MAIN_DIVISION
+    assert list(EXTRA_LEAGUES) == EVERY_EXTRA_COUNTRY
+    assert expand_leagues("all") == EVERY_MAIN_DIVISION + EVERY_EXTRA_COUNTRY == list(ALL_LEAGUES)
+    assert expand_leagues(",".join(code.lower() for code in EVERY_MAIN_DIVISION + EVERY_EXTRA_COUNTRY)) == list(ALL_LEAGUES)
+
+
+def test_seasons_from_1993_94_map_to_their_years():
+    assert expand_seasons("9394-2324")[:3] == ["9394", "9495", "9596"]
+    assert expand_seasons("9394-2324")[-1] == "2324" and len(expand_seasons("9394-2324")) == 31
+    assert [split_season_start_year(key) for key in ("9394", "9900", "0001", "2526")] == [1993, 1999, 2000, 2025]
+    assert season_window("E0", "9394") == SeasonWindow(dt.date(1993, 7, 1), dt.date(1994, 8, 31))
+    assert season_window("SC3", "9900").last_day == dt.date(2000, 8, 31)
+    assert season_years("T1", "9900") == (1999, 2000)
+    with pytest.raises(SeasonError, match="backwards"):
+        expand_seasons("2324-9394")
+
+
+def test_extra_leagues_key_seasons_the_way_they_play_them():
+    # Austria plays split seasons: 2020/2021 is keyed 2021 like E0's 2020/21, never refused
+    assert season_key_from_label("2020/2021", "AUT") == "2021"
+    assert season_window("AUT", "2021").first_day == dt.date(2020, 7, 1)
+    with pytest.raises(SeasonError, match="AUT plays split seasons"):
+        season_key_from_label("2021", "AUT")
+    with pytest.raises(SeasonError):
+        check_season_key("AUT", "2012")
+    # calendar-year leagues: 2021 is the year 2021, a colliding split label is refused
+    assert season_window("BRA", "2021").first_day == dt.date(2021, 1, 1)
+    with pytest.raises(SeasonError, match="collides"):
+        season_key_from_label("2020/2021", "IRL")
+    assert season_key_from_label("2018/2019", "IRL") == "1819"
+    assert season_key_for_date("AUT", dt.date(2024, 8, 3)) == "2425"
+    assert season_key_for_date("USA", dt.date(2024, 8, 3)) == "2024"
+    assert season_key_for_date("G1", dt.date(1995, 3, 1)) == "9495"
+
+
 def test_expand_leagues():
     assert expand_leagues("E0, sp1,E0") == ["E0", "SP1"]
-    assert len(expand_leagues("all")) == 21 and "ARG" in expand_leagues("ALL")
+    assert len(expand_leagues("all")) == 38 and "ARG" in expand_leagues("ALL")
     assert tuple(DEFAULT_LEAGUES) == ("E0", "E1", "SP1", "D1", "I1", "F1")
     with pytest.raises(ValueError, match="unknown league code"):
         expand_leagues("E0,XX9")

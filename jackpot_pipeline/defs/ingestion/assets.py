@@ -38,9 +38,10 @@ _DESCRIPTIONS = {
     "canonical_matches": "Typed matches (teams, goals, result, half-time, shots, chosen 1X2 odds) with a stable match_id.",
     "quarantined_rows": "Rejected lines with a reason code, the offending field and value.",
     "ingestion_log": "One row per ingested version of the partition's source: what was inserted, updated, removed.",
+    "withdrawn_matches": "Matches a revision of the source removed: their last canonical row, when, by which version, why.",
 }
 _UPSTREAM = {"raw_matches": [], "canonical_matches": ["raw_matches"], "quarantined_rows": ["raw_matches"],
-             "ingestion_log": ["canonical_matches", "quarantined_rows"]}
+             "ingestion_log": ["canonical_matches", "quarantined_rows"], "withdrawn_matches": ["canonical_matches"]}
 
 
 @multi_asset(
@@ -62,7 +63,7 @@ def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesReso
     work = partial(_ingest, warehouse.root, raw_files.raw_dir, context.run.run_id, dt.datetime.now(dt.UTC))
     done = dict(zip(keys, map_in_processes(work, keys), strict=True))
     ingested = {key: outcome for key, outcome in done.items() if not isinstance(outcome, BaseException)}
-    versions = {key: partition.data_version for key, (partition, _) in ingested.items()}
+    versions = {key: partition.source_version for key, (partition, _) in ingested.items()}
     results = {key: {name: Materialized(partition.data_version, partition.metadata[name]) for name in INGESTION_TABLES}
                for key, (partition, _) in ingested.items()}
     inputs = current_inputs(context.instance, stage_named("ingest"), list(results), {"source": versions})
