@@ -9,6 +9,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, instance_for
 
 from jackpot_pipeline.defs.batch import FINGERPRINT_TAG
 from jackpot_pipeline.settings import Settings
+from jackpot_pipeline.sources.ingest import INGESTION_TABLES
 from jackpot_pipeline_tests.defs.conftest import Workspace, data_version, failure_message
 
 KEYS = ["E0|2122", "E0|2223", "E0|2324", "SP1|2122", "SP1|2223", "SP1|2324"]
@@ -78,7 +79,7 @@ def test_each_partition_of_a_batch_has_its_own_event_version_and_metadata(pair):
         "canonical_matches[SP1|2122]", "canonical_matches[SP1|2223]", "canonical_matches[SP1|2324]"}
     planned = [e for e in batched.instance.all_logs(runs[-1].run_id)
                if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION]
-    assert len(planned) == len(KEYS) * 4  # the ingestion run: four tables, six partitions
+    assert len(planned) == len(KEYS) * len(INGESTION_TABLES)  # the ingestion run: every table, six partitions
 
 
 def test_a_ranged_run_refuses_a_later_stage_rather_than_skip_it(pair):

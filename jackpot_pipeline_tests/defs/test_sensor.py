@@ -60,7 +60,7 @@ def test_new_files_add_partitions_and_request_one_batched_ingestion(workspace):
     first = tick(workspace, None)
     additions = {r.partitions_def_name: list(r.partition_keys) for r in first.dynamic_partitions_requests}
     assert additions == {"league_season": ["E0|2223", "E0|2324"]}
-    ingestion = "canonical_matches+ingestion_log+quarantined_rows+raw_matches"
+    ingestion = "canonical_matches+ingestion_log+quarantined_rows+raw_matches+withdrawn_matches"
     assert requested(first) == [(ingestion, None, ("E0|2223", "E0|2324"))]
     assert set(json.loads(first.cursor)["files"]) == {"mmz4281/2223/E0.csv", "mmz4281/2324/E0.csv"}
     execute(workspace, first)
@@ -83,6 +83,7 @@ def test_after_make_run_the_sensor_finds_nothing_and_one_new_row_is_one_chain(wo
     (assets, partition, span), = requested(changed)
     assert partition == "E0|2324" and span is None
     assert assets.split("+") == sorted(["raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log",
+                                        "withdrawn_matches",
                                         "team_strength_snapshots", "uncalibrated_predictions", "match_predictions",
                                         "validation_reports"])
     execute(workspace, changed)

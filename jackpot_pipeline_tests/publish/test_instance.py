@@ -122,17 +122,18 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
         ).fetchall()
         partitions = connection.execute("SELECT partitions_def_name, partition FROM public.dynamic_partitions ORDER BY 1").fetchall()
         matches = connection.execute("SELECT count(*) FROM jackpot.matches").fetchone()[0]
-    # one changed partition: one run through all its stages (its publication included), then the
-    # unpartitioned tables, then their publication
+    # one changed partition: one run through all its stages, then the unpartitioned tables, then the
+    # partition's publication and the catalogue's
     assert [run["label"] for run in outcome.runs] == [
-        "ingest+walk_forward+calibration+match_predictions+validation_reports+publish_league_season E0|2324",
+        "ingest+walk_forward+calibration+match_predictions+validation_reports E0|2324",
         "teams+validation_summary+model_registry+data_freshness",
+        "publish_league_season E0|2324",
         "publish_catalog",
     ]
     assert runs == [(run["run_id"], job, "SUCCESS") for run, job in zip(outcome.runs, [
-        "league_season_job", "warehouse_job", "publish_catalog_job"], strict=True)]
+        "league_season_job", "warehouse_job", "publish_league_season_job", "publish_catalog_job"], strict=True)]
     by_asset = {(json.loads(key)[0], partition, run_id) for key, partition, run_id in materialisations}
-    chain, tables, catalog = (run["run_id"] for run in outcome.runs)
+    chain, tables, published, catalog = (run["run_id"] for run in outcome.runs)
     assert by_asset == {
         *((name, "E0|2324", chain) for name in (
             "raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches",
@@ -140,7 +141,7 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
             "uncalibrated_predictions", "calibration_curves", "match_predictions", "validation_reports")),
         *((name, None, tables) for name in (
             "teams", "validation_summary", "model_registry", "training_runs", "data_freshness")),
-        *((name, "E0|2324", chain) for name in (
+        *((name, "E0|2324", published) for name in (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
             "published_match_predictions", "published_validation_results", "published_calibration_data")),
         *((name, None, catalog) for name in ("published_leagues", "published_teams", "published_models")),

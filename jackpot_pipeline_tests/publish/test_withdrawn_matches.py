@@ -1,23 +1,21 @@
 """Revisions that remove rows, end to end: the same matches are withdrawn, never deleted, in the
-DuckDB warehouse and in PostgreSQL, and come back the same way when the publisher restores them."""
+local warehouse and in PostgreSQL, and come back the same way when the publisher restores them."""
 
 import pandas as pd
 import pytest
-from dagster import MultiPartitionKey
 
 from jackpot_pipeline.sources.fetch import sha256_file
-from jackpot_pipeline_tests.publish.conftest import acting_as, publishing_definitions
+from jackpot_pipeline_tests.publish.conftest import acting_as
+from jackpot_pipeline_tests.publish.expected import materialization_stats, publish_run
 
 pytestmark = pytest.mark.postgres
 
 
-def publish(defs, workspace) -> dict:
-    result = defs.resolve_job_def("publish_partition_job").execute_in_process(
-        instance=workspace.instance, partition_key=MultiPartitionKey({"league": "E0", "season": "2324"})
-    )
+def publish(workspace, partition: str = "E0|2324") -> dict:
+    """The partition published; the metadata of its published_matches materialization."""
+    result = publish_run(workspace, "publish_league_season_job", [partition])
     assert result.success
-    (materialization,) = result.asset_materializations_for_node("published_matches")
-    return {key: value.value for key, value in materialization.metadata.items()}
+    return materialization_stats(result, "published_matches")[partition]
 
 
 def withdrawn_in_duckdb(workspace) -> pd.DataFrame:
@@ -34,12 +32,19 @@ def withdrawn_in_postgres(database) -> list[tuple]:
         ).fetchall()
 
 
-def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace, database):
+def prepare(workspace, partition: str) -> None:
+    """What publishing a partition reads besides its matches: its model, calibration and validation."""
+    assert workspace.run("walk_forward", "calibration", "match_predictions", "validation_reports",
+                         partitions=[partition]).success
+
+
+def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace, database, publishing_to):
+    publishing_to(database)
     relpath = "mmz4281/2324/E0.csv"
     workspace.copy(relpath)
     assert workspace.ingest("E0", "2324").success
-    defs = publishing_definitions(workspace.settings, database)
-    publish(defs, workspace)
+    prepare(workspace, "E0|2324")
+    publish(workspace)
     original = (workspace.raw / relpath).read_bytes()
     lines = original.split(b"\r\n")
     gone = {line.split(b",")[3].decode() + " v " + line.split(b",")[4].decode() for line in lines[5:7]}
@@ -48,7 +53,8 @@ def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace
     (workspace.raw / relpath).write_bytes(b"\r\n".join(lines[:5] + lines[7:]))
     revised_sha = sha256_file(workspace.raw / relpath)
     assert workspace.ingest("E0", "2324").success
-    metadata = publish(defs, workspace)
+    prepare(workspace, "E0|2324")
+    metadata = publish(workspace)
     duck = withdrawn_in_duckdb(workspace)
     assert len(duck) == 2 and set(duck["withdrawn_reason"]) == {"removed_from_source"}
     assert set(duck["withdrawn_by_sha256"]) == {revised_sha}
@@ -67,19 +73,19 @@ def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace
     # the publisher restores them: reinstated on both sides, nothing withdrawn any more
     (workspace.raw / relpath).write_bytes(original)
     assert workspace.ingest("E0", "2324").success
-    assert publish(defs, workspace)["reinstated"] == 2
+    prepare(workspace, "E0|2324")
+    assert publish(workspace)["reinstated"] == 2
     assert withdrawn_in_duckdb(workspace).empty and withdrawn_in_postgres(database) == []
     assert workspace.sql("SELECT count(*) n FROM canonical_matches")["n"][0] == database.count("current_matches") == 380
 
 
-def test_a_season_the_source_no_longer_holds_is_withdrawn_as_a_whole_in_both_stores(workspace, database):
+def test_a_season_the_source_no_longer_holds_is_withdrawn_as_a_whole_in_both_stores(workspace, database, publishing_to):
+    publishing_to(database)
     relpath = "new/NOR.csv"
     workspace.copy(relpath)
     assert workspace.ingest("NOR", "2012").success
-    defs = publishing_definitions(workspace.settings, database)
-    partition = MultiPartitionKey({"league": "NOR", "season": "2012"})
-    assert defs.resolve_job_def("publish_partition_job").execute_in_process(
-        instance=workspace.instance, partition_key=partition).success
+    prepare(workspace, "NOR|2012")
+    publish(workspace, "NOR|2012")
     stored = workspace.sql("SELECT match_id FROM canonical_matches WHERE season = '2012'")["match_id"]
     assert len(stored) == 242
 
@@ -87,12 +93,12 @@ def test_a_season_the_source_no_longer_holds_is_withdrawn_as_a_whole_in_both_sto
     lines = (workspace.raw / relpath).read_bytes().split(b"\r\n")
     (workspace.raw / relpath).write_bytes(b"\r\n".join(line for line in lines if b",2012," not in line))
     assert workspace.ingest("NOR", "2012").success
-    assert defs.resolve_job_def("publish_partition_job").execute_in_process(
-        instance=workspace.instance, partition_key=partition).success
+    prepare(workspace, "NOR|2012")
+    publish(workspace, "NOR|2012")
     duck = withdrawn_in_duckdb(workspace)
     assert workspace.sql("SELECT count(*) n FROM canonical_matches")["n"][0] == 0
     assert sorted(duck["match_id"]) == sorted(stored) and set(duck["withdrawn_reason"]) == {"partition_dropped"}
-    assert duck["withdrawn_by_sha256"].isna().all()
+    assert set(duck["withdrawn_by_sha256"]) == {sha256_file(workspace.raw / relpath)}  # the version without 2012
     assert [tuple(None if v is None or v != v else v for v in row) for row in duck.itertuples(index=False)] == (
         withdrawn_in_postgres(database)
     )
