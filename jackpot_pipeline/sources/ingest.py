@@ -99,8 +99,8 @@ def ingest_partition(
     slices = partition_rows(parsed, league, None if is_extra_league(league) else season)
     if season not in slices:
         return _empty(league, season, previous_canonical, previous_log, previous_withdrawn, now,
-                      f"no data: {source.relpath} has no rows for season {season}", parsed.decoded.sha256,
-                      absent_slice_version(parsed.decoded.sha256))
+                      f"no data: {source.relpath} has no rows for season {season}",
+                      source_version=absent_slice_version(parsed.decoded.sha256))
     partition = PartitionSource(league, season, source.relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, season))
     snapshot = source.snapshot_date or now.date()
     result = canonicalise(parsed, slices[season], snapshot_date=snapshot)
@@ -138,9 +138,10 @@ def ingest_partition(
 
 def _empty(league: str, season: str, previous_canonical: pd.DataFrame | None, previous_log: pd.DataFrame | None,
            previous_withdrawn: pd.DataFrame | None, now: dt.datetime, note: str,
-           source_sha256: str | None = None, source_version: str = "no-season") -> IngestedPartition:
+           source_version: str = "no-season") -> IngestedPartition:
     history = previous_log[INGESTION_LOG_COLUMNS] if previous_log is not None else empty_table("ingestion_log")
-    withdrawn = withdraw_partition(previous_canonical, previous_withdrawn, at=now, source_sha256=source_sha256)
+    # withdrawn as a whole, with no source version: none holds the partition any more (same in PostgreSQL)
+    withdrawn = withdraw_partition(previous_canonical, previous_withdrawn, at=now)
     tables = {name: empty_table(name) for name in INGESTION_TABLES[:3]}
     tables["ingestion_log"] = history
     tables["withdrawn_matches"] = withdrawn

@@ -56,3 +56,24 @@ def test_a_broken_file_fails_once_is_left_alone_and_the_rest_completes(workspace
     again = workspace.pipeline()  # a new make run tries the broken file once more, and nothing else
     assert [run["label"] for run in again.runs] == ["ingest+walk_forward+match_predictions+validation_reports SP1|2324"]
     assert again.left_alone == ["ingest SP1|2324"]
+
+
+def test_a_season_dropped_from_its_file_is_withdrawn_and_a_deleted_file_recomputed(workspace):
+    workspace = configured(workspace, ("NOR",), "1213-1314")
+    workspace.copy("new/NOR.csv")
+    assert workspace.pipeline().success
+    assert workspace.sql("SELECT count(*) n FROM canonical_matches WHERE season = '2012'")["n"][0] == 242
+    path = workspace.raw / "new/NOR.csv"
+    path.write_bytes(b"\r\n".join(line for line in path.read_bytes().split(b"\r\n") if b",2012," not in line))
+    outcome = workspace.pipeline()
+    assert outcome.success and outcome.runs[0]["label"].startswith("ingest")
+    assert workspace.sql("SELECT count(*) n FROM canonical_matches WHERE season = '2012'")["n"][0] == 0
+    withdrawn = workspace.sql("SELECT DISTINCT withdrawn_reason FROM withdrawn_matches WHERE season = '2012'")
+    assert withdrawn["withdrawn_reason"].tolist() == ["partition_dropped"]
+    assert workspace.pipeline().runs == []  # the absence is recorded: nothing more to do
+
+    # somebody deletes a partition's predictions from the warehouse: the plan finds them missing
+    (workspace.settings.warehouse_root / "match_predictions" / "NOR-2013.parquet").unlink()
+    again = workspace.pipeline()
+    assert [run["label"] for run in again.runs][0] == "match_predictions+validation_reports NOR|2013"
+    assert workspace.sql("SELECT count(*) n FROM match_predictions WHERE season = '2013'")["n"][0] > 0
