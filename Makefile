@@ -35,4 +35,4 @@ bench: install
 	@$(BIN)/python -m jackpot_pipeline_tests.benchmarks
 
 clean:
-	rm -rf $(VENV) .dagster/*.db .dagster/storage .dagster/history .dagster/schedules data/warehouse.duckdb
+	rm -rf $(VENV) .dagster/*.db .dagster/storage .dagster/history .dagster/schedules data/warehouse data/warehouse.duckdb

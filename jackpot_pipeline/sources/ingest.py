@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -95,8 +96,7 @@ def ingest_partition(
     if source is None:
         raise MissingSourceFile(f"partition {league}|{season}: source file {source_relpath(league, season)} does not "
                                 "exist; run `jackpot-pipeline fetch` (stored rows were left as they are)")
-    parsed = parse_source(source.data, source.relpath)
-    slices = partition_rows(parsed, league, None if is_extra_league(league) else season)
+    parsed, slices = _parsed_slices(source.data, source.relpath, league, None if is_extra_league(league) else season)
     if season not in slices:
         return _empty(league, season, previous_canonical, previous_log, previous_withdrawn, now,
                       f"no data: {source.relpath} has no rows for season {season}",
@@ -134,6 +134,15 @@ def ingest_partition(
         expected_lines=len(slices[season].rows),
         source_version=partition.data_version,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed_slices(data: bytes, relpath: str, league: str, season: str | None):
+    """Parsed once per process for all the seasons of one multi-season file (its partitions are ingested one
+    after the other); a season file is parsed for its one partition. Keyed on the bytes, so a changed file
+    is parsed again."""
+    parsed = parse_source(data, relpath)
+    return parsed, partition_rows(parsed, league, season)
 
 
 def _empty(league: str, season: str, previous_canonical: pd.DataFrame | None, previous_log: pd.DataFrame | None,
