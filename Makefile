@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test dev bench check-defs clean
+.PHONY: install run test dev workers bench check-defs clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,17 @@ run: install
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
+# `dagster instance migrate` first: webserver, daemon and workers starting together race to create the storage.
 dev: install
-	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster instance migrate >/dev/null && \
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# One Celery worker process for the scale-out profile (JACKPOT_INSTANCE=celery): it runs one Dagster run at a time,
+# spreading that run's partitions over this machine's cores. Start one per process or machine wanted.
+WORKER_NAME ?= worker
+workers: install
+	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster instance migrate >/dev/null && \
+	$(BIN)/celery -A jackpot_pipeline.defs.celery worker -P threads -c 1 -Q dagster -n $(WORKER_NAME)@%h --loglevel INFO
 
 check-defs: install
 	$(BIN)/dg check defs

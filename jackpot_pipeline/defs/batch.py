@@ -15,6 +15,7 @@ refused up front with a message rather than half-skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -34,13 +35,16 @@ from jackpot_pipeline.planning.pipeline import Markdown, stages_after
 FINGERPRINT_TAG = "jackpot/input_fingerprint"
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
-# One more than the partitions a stage may hold in one backfill run, per stage: equal policies would let
-# the backfill daemon group a stage with the one it feeds into one run (see the module docstring).
-PARTITIONS_PER_BACKFILL_RUN = 500
+# How many partitions a backfill run of a stage holds: everything in one run on one machine; a few per run
+# when Celery workers share the work (the scale-out profile sets 8).
+PARTITIONS_PER_RUN_VARIABLE = "JACKPOT_PARTITIONS_PER_RUN"
 
 
 def backfill_policy(stage_index: int) -> BackfillPolicy:
-    return BackfillPolicy.multi_run(max_partitions_per_run=PARTITIONS_PER_BACKFILL_RUN + stage_index)
+    """The stage's policy: equal policies would let the backfill daemon group a stage with the one it feeds
+    into one run (see the module docstring), so each stage's run size is one more than the previous one's."""
+    size = int(os.environ.get(PARTITIONS_PER_RUN_VARIABLE) or 500)
+    return BackfillPolicy.multi_run(max_partitions_per_run=size + stage_index)
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Which Dagster instance profile ``$DAGSTER_HOME/dagster.yaml`` gets, chosen by one setting.
 
-``JACKPOT_INSTANCE`` = ``sqlite`` (default: ``deploy/dagster.yaml``, SQLite files in DAGSTER_HOME) or
+``JACKPOT_INSTANCE`` = ``sqlite`` (default: ``deploy/dagster.yaml``, SQLite files in DAGSTER_HOME),
 ``postgres`` (``deploy/postgres/dagster.yaml``: runs, event logs and schedules in the database of
-``JACKPOT_PG_DSN``). Both have telemetry off and the run queue (two runs at a time).
+``JACKPOT_PG_DSN``) or ``celery`` (``deploy/celery/dagster.yaml``: the Postgres storage, and every run executed
+by a Celery worker from the broker at ``JACKPOT_CELERY_BROKER``, Redis on 127.0.0.1 by default). All have
+telemetry off and the run queue.
 
 The Postgres profile reads its connection from ``JACKPOT_PG_HOST/PORT/USER/PASSWORD/DB``, which
 :func:`prepare_dagster_home` derives from ``JACKPOT_PG_DSN`` and returns for the caller to export:
@@ -35,7 +37,8 @@ from jackpot_pipeline.settings import PROJECT_ROOT
 
 INSTANCE_VARIABLE = "JACKPOT_INSTANCE"
 DSN_VARIABLE = "JACKPOT_PG_DSN"
-PROFILES = ("sqlite", "postgres")
+PROFILES = ("sqlite", "postgres", "celery")
+SERVER_PROFILES = ("postgres", "celery")  # the profiles keeping Dagster's storage in PostgreSQL
 DEFAULT_PROFILE = "sqlite"
 STORAGE_VARIABLES = {
     "host": "JACKPOT_PG_HOST",
@@ -52,7 +55,8 @@ class InstanceProfileError(RuntimeError):
 
 
 def templates(project_root: Path = PROJECT_ROOT) -> dict[str, Path]:
-    return {"sqlite": project_root / "deploy" / "dagster.yaml", "postgres": project_root / "deploy" / "postgres" / "dagster.yaml"}
+    return {"sqlite": project_root / "deploy" / "dagster.yaml", "postgres": project_root / "deploy" / "postgres" / "dagster.yaml",
+            "celery": project_root / "deploy" / "celery" / "dagster.yaml"}
 
 
 def postgres_enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -66,8 +70,8 @@ def instance_profile(environ: Mapping[str, str] | None = None) -> str:
     profile = (env.get(INSTANCE_VARIABLE) or DEFAULT_PROFILE).strip().lower()
     if profile not in PROFILES:
         raise InstanceProfileError(f"{INSTANCE_VARIABLE}={env.get(INSTANCE_VARIABLE)!r}: choose one of {', '.join(PROFILES)}")
-    if profile == "postgres" and not postgres_enabled(env):
-        raise InstanceProfileError(f"{INSTANCE_VARIABLE}=postgres needs {DSN_VARIABLE} (e.g. postgresql://user@host:5432/db)")
+    if profile in SERVER_PROFILES and not postgres_enabled(env):
+        raise InstanceProfileError(f"{INSTANCE_VARIABLE}={profile} needs {DSN_VARIABLE} (e.g. postgresql://user@host:5432/db)")
     return profile
 
 
@@ -113,7 +117,7 @@ def render_profile(profile: str, environ: Mapping[str, str] | None = None, proje
     """The text of ``dagster.yaml`` for a profile: marker line + template (+ connection params)."""
     template = templates(project_root)[profile]
     text = template.read_text()
-    if profile == "postgres":
+    if profile in SERVER_PROFILES:
         env = os.environ if environ is None else environ
         _, params = storage_settings(env[DSN_VARIABLE])
         if params:
@@ -133,7 +137,9 @@ def prepare_dagster_home(
     """
     env = os.environ if environ is None else environ
     profile = instance_profile(env)
-    environment = storage_settings(env[DSN_VARIABLE])[0] if profile == "postgres" else {}
+    environment = storage_settings(env[DSN_VARIABLE])[0] if profile in SERVER_PROFILES else {}
+    if profile == "celery":
+        environment.update(celery_settings(env))
     template = templates(project_root)[profile]
     desired = render_profile(profile, env, project_root)
     home.mkdir(parents=True, exist_ok=True)
@@ -143,9 +149,9 @@ def prepare_dagster_home(
         return PreparedHome(home, profile, template, written=False, custom=False, environment=environment)
     copies = {path.read_text() for path in templates(project_root).values() if path.exists()}
     if existing is not None and not existing.startswith(MARKER) and existing not in copies:
-        if profile == "postgres" and not _has_postgres_storage(existing):
+        if profile in SERVER_PROFILES and not _has_postgres_storage(existing):
             raise InstanceProfileError(
-                f"{target} is a hand-made instance file without Postgres storage, but {INSTANCE_VARIABLE}=postgres: "
+                f"{target} is a hand-made instance file without Postgres storage, but {INSTANCE_VARIABLE}={profile}: "
                 f"remove it (it is regenerated from {template}) or give it a dagster-postgres storage block"
             )
         return PreparedHome(home, profile, template, written=False, custom=True, environment=environment)
@@ -153,6 +159,19 @@ def prepare_dagster_home(
     temporary.write_text(desired)
     temporary.replace(target)
     return PreparedHome(home, profile, template, written=True, custom=False, environment=environment)
+
+
+CELERY_DEFAULTS = {
+    "JACKPOT_CELERY_BROKER": "redis://127.0.0.1:6379/0",  # amqp://guest:guest@127.0.0.1:5672// for RabbitMQ
+    "JACKPOT_CELERY_BACKEND": "redis://127.0.0.1:6379/1",
+    # backfills split into runs of this many partitions per stage, so that several workers share a stage
+    "JACKPOT_PARTITIONS_PER_RUN": "8",
+}
+
+
+def celery_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The broker, result backend and run size of the scale-out profile: the environment's, else the defaults."""
+    return {name: environ.get(name) or default for name, default in CELERY_DEFAULTS.items()}
 
 
 def _has_postgres_storage(text: str) -> bool:

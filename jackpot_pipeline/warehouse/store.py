@@ -5,6 +5,11 @@ so any number of processes may write different partitions at once and a reader n
 file: it sees the previous version or the new one. Readers query the files through an in-memory DuckDB
 connection with one view per table, so reading takes no lock that a writer could be waiting for.
 
+The root is a local folder, or any fsspec URL (``s3://bucket/warehouse``, ``memory://...``) through
+universal-pathlib, so workers on several machines can share one warehouse: a file is written locally,
+then uploaded whole (an object store makes it visible at once, complete), and DuckDB reads the URLs through
+the same filesystem.
+
 ``data/warehouse.duckdb`` (see :func:`write_catalog`) holds the same views for people who query the
 warehouse with DuckDB directly; it stores no rows.
 """
@@ -18,11 +23,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from upath import UPath
 
 from jackpot_pipeline.warehouse.tables import TABLES, Table, table
 
@@ -69,17 +76,33 @@ def content_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def as_root(root: str | os.PathLike[str]) -> Path | UPath:
+    """A local folder as a ``Path`` (``file://`` URLs included), anything else as a ``UPath``."""
+    text = os.fspath(root)
+    if "://" in text and not text.startswith("file://"):
+        return UPath(text)
+    return Path(text.removeprefix("file://"))
+
+
 class Warehouse:
-    """The Parquet tables below ``root`` (created on first write)."""
+    """The Parquet tables below ``root`` (created on first write): a folder or an fsspec URL."""
 
     def __init__(self, root: str | os.PathLike[str], tables: dict[str, Table] = TABLES):
-        self.root = Path(root)
+        self.root = as_root(root)
+        self.remote = not isinstance(self.root, Path)
         self.tables = tables
         # views of this warehouse live in their own schema of the thread's in-memory database
-        self._schema = "w_" + hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+        self._schema = "w_" + hashlib.sha256(self._location(self.root).encode()).hexdigest()[:16]
+
+    def _location(self, path) -> str:
+        """How DuckDB names a file or glob of this warehouse."""
+        return str(path) if self.remote else str(Path(path).resolve())
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return _database()[0].cursor()
+        database, _ = _database()
+        if self.remote:
+            _register_filesystem(database, self.root.fs)
+        return database.cursor()
 
     # -- paths -------------------------------------------------------------------------------------
 
@@ -155,8 +178,9 @@ class Warehouse:
                                  exclusive=False)
 
     def remove_stale_temporaries(self, older_than_seconds: float = 3600.0) -> int:
-        """Delete temporary files a killed writer left behind (they are never read)."""
-        if not self.root.is_dir():
+        """Delete temporary files a killed writer left behind (they are never read). Remote roots get none:
+        their files are uploaded whole."""
+        if self.remote or not self.root.is_dir():
             return 0
         removed = 0
         cutoff = time.time() - older_than_seconds
@@ -186,21 +210,29 @@ class Warehouse:
                 raise WarehouseError(f"{where}: column {column} must not be empty, but {nulls} row(s) are")
         return conformed
 
-    def _write_file(self, spec: Table, frame: pd.DataFrame, target: Path, *, exclusive: bool) -> None:
+    def _write_file(self, spec: Table, frame: pd.DataFrame, target, *, exclusive: bool) -> None:
         partition = None if target.name in (SCHEMA_FILE,) else target.stem
         conformed = frame if target.name == SCHEMA_FILE else self._conform(spec, frame, partition)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not self.remote:
+            target.parent.mkdir(parents=True, exist_ok=True)
         if target.name != SCHEMA_FILE and not (target.parent / SCHEMA_FILE).exists():
             self.ensure_schema_files([spec.name])
-        temporary = target.parent / f".{target.stem}{_TEMPORARY_MARK}{uuid.uuid4().hex}"
+        # locally the temporary file sits beside the target, so the rename is atomic
+        folder = tempfile.gettempdir() if self.remote else str(target.parent)
+        temporary = Path(folder) / f".{target.stem}{_TEMPORARY_MARK}{uuid.uuid4().hex}"
         select = ", ".join(f"CAST({_quote(c)} AS {kind}) AS {_quote(c)}" for c, kind in spec.columns)
         try:
-            with self._cursor() as connection:
+            with _database()[0].cursor() as connection:
                 connection.register("frame", conformed)
                 connection.execute(
                     f"COPY (SELECT {select} FROM frame) TO {_literal(str(temporary))} (FORMAT PARQUET, COMPRESSION ZSTD)"
                 )
                 connection.unregister("frame")
+            if self.remote:
+                if exclusive and target.exists():
+                    raise AlreadyFinalised(f"table {spec.name}: {target.name} exists and is never replaced")
+                target.fs.put_file(str(temporary), target.path)
+                return
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
             if exclusive:
@@ -241,13 +273,15 @@ class Warehouse:
             return None
         listed = ", ".join(_quote(c) for c in columns) if columns else "*"
         with self._cursor() as connection:
-            return connection.execute(f"SELECT {listed} FROM read_parquet({_literal(str(target))})").df()
+            return connection.execute(f"SELECT {listed} FROM read_parquet({_literal(self._location(target))})").df()
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A DuckDB cursor with one view per table over its files (empty tables included). Read-only in
         spirit: the views read the files at query time, so every query sees the files as they are then."""
         database, views = _database()
+        if self.remote:
+            _register_filesystem(database, self.root.fs)
         database.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
         for name, spec in self.tables.items():
             view = self._view_sql(spec)
@@ -268,7 +302,7 @@ class Warehouse:
     def _view_sql(self, spec: Table) -> str:
         folder = self.folder(spec.name)
         if (folder / SCHEMA_FILE).is_file() or any(self._data_files(spec.name)):
-            return f"SELECT * FROM read_parquet({_literal(str(folder.resolve() / '*.parquet'))}, union_by_name = true)"
+            return f"SELECT * FROM read_parquet({_literal(self._location(folder / '*.parquet'))}, union_by_name = true)"
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {_quote(c)}" for c, kind in spec.columns)
         return f"SELECT {columns} WHERE false"
 
@@ -286,6 +320,14 @@ def _database() -> tuple[duckdb.DuckDBPyConnection, dict[tuple[str, str], str]]:
     return state[0], state[1]
 
 
+def _register_filesystem(database: duckdb.DuckDBPyConnection, filesystem) -> None:
+    """Let DuckDB read this fsspec filesystem's URLs (once per database and protocol)."""
+    protocols = filesystem.protocol if isinstance(filesystem.protocol, tuple) else (filesystem.protocol,)
+    registered = set(database.list_filesystems())
+    if not any(protocol in name for protocol in protocols for name in registered):
+        database.register_filesystem(filesystem)
+
+
 def write_catalog(warehouse: Warehouse, path: str | os.PathLike[str]) -> Path:
     """A DuckDB file at ``path`` holding one view per table over the warehouse's files (absolute paths).
 
@@ -301,7 +343,7 @@ def write_catalog(warehouse: Warehouse, path: str | os.PathLike[str]) -> Path:
             for name, spec in warehouse.tables.items():
                 connection.execute(f"CREATE VIEW {_quote(name)} AS {warehouse._view_sql(spec)}")  # noqa: SLF001
             connection.execute("CREATE TABLE warehouse_info AS SELECT ? AS root, ? AS tables",
-                               [str(warehouse.root.resolve()), ",".join(sorted(warehouse.tables))])
+                               [warehouse._location(warehouse.root), ",".join(sorted(warehouse.tables))])  # noqa: SLF001
         os.replace(temporary, target)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
     finally:
@@ -319,4 +361,4 @@ def catalog_is_current(warehouse: Warehouse, path: str | os.PathLike[str]) -> bo
             root, tables = connection.execute("SELECT root, tables FROM warehouse_info").fetchone()
     except (duckdb.Error, TypeError):
         return False
-    return root == str(warehouse.root.resolve()) and tables == ",".join(sorted(warehouse.tables))
+    return root == warehouse._location(warehouse.root) and tables == ",".join(sorted(warehouse.tables))  # noqa: SLF001
