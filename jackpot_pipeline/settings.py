@@ -20,6 +20,7 @@ class Settings:
     leagues: tuple[str, ...]
     seasons_spec: str | None  # None: the last six seasons available at base_url
     data_dir: Path
+    warehouse_url: str | None = None  # None: data_dir/warehouse; or an fsspec URL every worker can write
     # Seasons found at base_url, per day asked about: discovered once per run (one Settings object),
     # however many steps ask.
     _discovered: dict[dt.date, list[str]] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -29,9 +30,11 @@ class Settings:
         return self.data_dir / "raw"
 
     @property
-    def warehouse_root(self) -> Path:
-        """The warehouse's Parquet files, one folder per table."""
-        return self.data_dir / "warehouse"
+    def warehouse_root(self):
+        """The warehouse's Parquet files, one folder per table: a local ``Path`` or a ``UPath`` for a URL."""
+        from jackpot_pipeline.warehouse.store import as_root
+
+        return as_root(self.warehouse_url) if self.warehouse_url else self.data_dir / "warehouse"
 
     @property
     def warehouse_path(self) -> Path:
@@ -76,4 +79,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         leagues=tuple(expand_leagues(env.get("JACKPOT_LEAGUES") or ",".join(DEFAULT_LEAGUES))),
         seasons_spec=(env.get("JACKPOT_SEASONS") or "").strip() or None,
         data_dir=data_dir.resolve(),
+        warehouse_url=(env.get("JACKPOT_WAREHOUSE_URL") or "").strip() or None,
     )

@@ -4,7 +4,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("bench_ingestion", "bench_dixon_coles", "bench_walk_forward", "bench_make_run")
+BENCHMARKS = ("bench_ingestion", "bench_dixon_coles", "bench_walk_forward", "bench_make_run", "bench_celery")
 
 
 def main() -> int:

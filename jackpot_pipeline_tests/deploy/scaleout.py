@@ -83,28 +83,41 @@ def free_redis_database() -> int:
     raise RuntimeError("every Redis database from 2 to 15 is in use")
 
 
+def rabbitmq_vhost() -> str:
+    """A RabbitMQ virtual host of its own (queues of several deployments never mix), guest allowed in."""
+    name = f"jpt_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "add_vhost", name], check=True, capture_output=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True,
+                   capture_output=True, timeout=60)
+    return name
+
+
 class Deployment:
-    def __init__(self, root: Path, shared: Path, *, partitions_per_run: int = 8):
+    def __init__(self, root: Path, shared: Path, *, partitions_per_run: int = 8, leagues=LEAGUES, seasons=SEASONS,
+                 broker: str = "redis"):
         self.root = root
         self.name = f"jpt_celery_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
         self.redis_db = free_redis_database()
         self.home, self.data = root / "home", root / "data"
-        for relpath in (f"mmz4281/{season}/{league}.csv" for league in LEAGUES for season in SEASONS):
+        self.partitions = [f"{league}|{season}" for league in leagues for season in seasons]
+        for relpath in (f"mmz4281/{season}/{league}.csv" for league in leagues for season in seasons):
             target = self.data / "raw" / relpath
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shared / relpath, target)
-        broker = f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}"
+        backend = f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}"
+        self.vhost = rabbitmq_vhost() if broker == "rabbitmq" else None
+        broker_url = f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}" if self.vhost else backend
         settings = {
             "JACKPOT_INSTANCE": "celery", "JACKPOT_PG_DSN": f"postgresql://postgres@127.0.0.1:5432/{self.name}",
-            "JACKPOT_CELERY_BROKER": broker, "JACKPOT_CELERY_BACKEND": broker,
+            "JACKPOT_CELERY_BROKER": broker_url, "JACKPOT_CELERY_BACKEND": backend,
             "JACKPOT_PARTITIONS_PER_RUN": str(partitions_per_run),
         }
         prepared = prepare_dagster_home(self.home, settings)
         self.env = {**os.environ, **settings, **prepared.environment, "DAGSTER_HOME": str(self.home),
-                    "JACKPOT_DATA_DIR": str(self.data), "JACKPOT_LEAGUES": ",".join(LEAGUES),
-                    "JACKPOT_SEASONS": f"{SEASONS[0]}-{SEASONS[-1]}"}
+                    "JACKPOT_DATA_DIR": str(self.data), "JACKPOT_LEAGUES": ",".join(leagues),
+                    "JACKPOT_SEASONS": f"{seasons[0]}-{seasons[-1]}"}
         self.env.pop("JACKPOT_PG_ROLE_PREFIX", None)
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs: list = []
@@ -202,5 +215,7 @@ class Deployment:
             log.close()
         client = redis.Redis(REDIS_HOST, REDIS_PORT, db=self.redis_db)
         client.flushdb()
+        if self.vhost:
+            subprocess.run(["rabbitmqctl", "delete_vhost", self.vhost], capture_output=True, timeout=60)
         with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))

@@ -138,3 +138,21 @@ def test_a_lost_worker_s_run_is_retried_and_no_reader_sees_half_a_partition(depl
     assert retries[0].tags.get("dagster/backfill") == backfill
     assert problems == [] and reads[0] > 100
     assert_equal_to_local(deployment, local_tables)
+
+
+def test_rabbitmq_is_a_broker_by_url(tmp_path, shared_data, monkeypatch, local_tables):
+    deployment = Deployment(tmp_path, shared_data, broker="rabbitmq")
+    for name, value in deployment.exported().items():
+        monkeypatch.setenv(name, value)
+    try:
+        assert deployment.env["JACKPOT_CELERY_BROKER"].startswith("amqp://guest:guest@127.0.0.1:5672/jpt_")
+        deployment.start_services(workers=1, sensor=False)
+        backfill = deployment.launch_backfill(PARTITIONS, STAGE_ASSETS["ingest"])
+        assert deployment.wait_for_backfill(backfill) == "COMPLETED_SUCCESS"
+        done = runs(deployment)
+        assert len(done) == 3 and {run.tags[WORKER_TAG].split("@")[0] for run in done} == {"worker1"}
+        store = Warehouse(deployment.data / "warehouse")
+        pd.testing.assert_frame_equal(store.query(f"SELECT * FROM canonical_matches ORDER BY {COMPARED['canonical_matches']}"),
+                                      local_tables["canonical_matches"], check_exact=True)
+    finally:
+        deployment.close()

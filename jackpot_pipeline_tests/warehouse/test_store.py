@@ -147,3 +147,25 @@ def test_the_catalogue_file_holds_views_that_follow_the_files(tmp_path, e0):
         tables = {name for (name,) in connection.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     assert tables == set(TABLES)
     assert not catalog_is_current(Warehouse(tmp_path / "elsewhere"), catalogue)
+
+
+def test_a_warehouse_at_an_fsspec_url_works_like_a_folder(e0):
+    """Workers on several machines share a warehouse by URL (s3://... in production; fsspec's in-memory
+    filesystem here): whole files uploaded, queried through the same filesystem, write-once kept."""
+    store = Warehouse(f"memory://warehouse-{os.getpid()}-{time.time_ns()}")
+    assert store.remote
+    store.write("canonical_matches", e0, "E0|2324")
+    store.write("canonical_matches", e0.head(10).assign(league="E1"), "E1|2324")
+    assert store.partitions("canonical_matches") == ["E0|2324", "E1|2324"]
+    assert store.read("canonical_matches", "E0|2324").shape == (380, len(TABLES["canonical_matches"].columns))
+    counts = store.query("SELECT league, count(*) n FROM canonical_matches GROUP BY league ORDER BY league")
+    assert counts.values.tolist() == [["E0", 380], ["E1", 10]]
+    row = {name: None for name in TABLES["jackpots"].column_names} | dict(
+        jackpot_id="j1", name="card", card_path="/c.json", card_sha256="a", card_json="{}", n_fixtures=1,
+        model_versions="{}", calibration_versions="{}", content_sha256="b", code_version="1", run_id="r",
+        finalised_at=pd.Timestamp("2024-05-01"), status="finalised")
+    store.write_once("jackpots", pd.DataFrame([row]), "j1")
+    with pytest.raises(AlreadyFinalised):
+        store.write_once("jackpots", pd.DataFrame([row]), "j1")
+    assert store.remove("canonical_matches", "E1|2324") and store.partitions("canonical_matches") == ["E0|2324"]
+    assert Warehouse("file:///tmp/somewhere").remote is False  # a file:// URL is a local folder
