@@ -14,6 +14,7 @@ alone.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 _keepers: dict[str, sqlite3.Connection] = {}
+_in_wal: set[tuple[str, int]] = set()  # files seen in WAL mode: the mode is stored in the file, no need to ask again
 _lock = threading.Lock()
 _installed = False
 
@@ -32,16 +34,26 @@ def _database_file(connection: sqlite3.Connection) -> str | None:
     return next((row[2] for row in rows if row[1] == "main" and row[2]), None)
 
 
+@functools.lru_cache(maxsize=256)
+def _under(path: str, home: str) -> bool:
+    return Path(path).resolve().is_relative_to(Path(home).resolve())
+
+
 def _on_connect(dbapi_connection, _record) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     home = os.environ.get("DAGSTER_HOME")
     path = _database_file(dbapi_connection)
-    if not home or not path or not Path(path).resolve().is_relative_to(Path(home).resolve()):
+    if not home or not path or not _under(path, home):
         return
-    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+    file = (path, os.stat(path).st_ino)  # a file deleted and made again at the same path starts in rollback mode
+    if file not in _in_wal:
         try:
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                mode = dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode == "wal":
+                _in_wal.add(file)
         except sqlite3.OperationalError:
             pass  # another process holds the file right now; a later connection switches it
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")

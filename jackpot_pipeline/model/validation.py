@@ -189,39 +189,52 @@ def _ordered_sets(present: Iterable[str]) -> list[str]:
 
 
 def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
+    # Plain arrays, not pandas selections: this runs once per league-season and set in every summary.
     rows = []
     if scored.empty:
         return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
-    sets = _ordered_sets(scored["set_id"].unique())
-    wide = {
-        score: scored.pivot(index="match_id", columns="set_id", values=score) for score in ("rps", "log_loss")
-    }
-    for set_id in sets:
-        mine = scored[scored["set_id"] == set_id]
-        usable = mine[mine["has_probs"].to_numpy()]
-        n = len(usable)
-        rps, rps_se = _mean_and_se(usable["rps"].to_numpy())
-        log_loss, log_loss_se = _mean_and_se(usable["log_loss"].to_numpy())
+    set_codes, set_names = pd.factorize(scored["set_id"])
+    # sort=True: paired differences run over matches in match_id order, as a pivot on match_id would
+    match_codes, match_ids = pd.factorize(scored["match_id"], sort=True)
+    has_probs = scored["has_probs"].to_numpy(dtype=bool)
+    rps_all, log_loss_all = scored["rps"].to_numpy(dtype=np.float64), scored["log_loss"].to_numpy(dtype=np.float64)
+    brier_all, correct_all = scored["brier"].to_numpy(dtype=np.float64), scored["correct"].to_numpy(dtype=np.float64)
+    probs_all, outcome_all = scored[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), scored["outcome"].to_numpy()
+    code_of = {name: code for code, name in enumerate(set_names)}
+
+    def by_match(values: np.ndarray, code: int) -> np.ndarray:
+        wide = np.full(len(match_ids), np.nan)
+        mine = set_codes == code
+        wide[match_codes[mine]] = values[mine]
+        return wide
+
+    for set_id in _ordered_sets(set_names):
+        code = code_of[set_id]
+        mine = set_codes == code
+        usable = mine & has_probs
+        n = int(usable.sum())
+        rps, rps_se = _mean_and_se(rps_all[usable])
+        log_loss, log_loss_se = _mean_and_se(log_loss_all[usable])
         row: dict[str, Any] = {
             "set_id": set_id,
             "n": n,
-            "n_missing": int(len(mine) - n),
+            "n_missing": int(mine.sum() - n),
             "rps": rps,
             "rps_se": rps_se,
-            "brier": float(usable["brier"].mean()) if n else math.nan,
+            "brier": float(brier_all[usable].mean()) if n else math.nan,
             "log_loss": log_loss,
             "log_loss_se": log_loss_se,
-            **_calibration_error(usable, n_bins),
-            "accuracy": float(usable["correct"].mean()) if n else math.nan,
+            **_calibration_error(probs_all[usable], outcome_all[usable], n_bins),
+            "accuracy": float(correct_all[usable].mean()) if n else math.nan,
         }
         for market in MARKET_SETS:
             n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se = 0, math.nan, math.nan, math.nan, math.nan
-            if market in wide["rps"].columns:
-                a, b = wide["rps"][set_id].to_numpy(), wide["rps"][market].to_numpy()
+            if market in code_of:
+                a, b = by_match(rps_all, code), by_match(rps_all, code_of[market])
                 both = np.isfinite(a) & np.isfinite(b)
                 n_paired = int(both.sum())
                 rps_diff, rps_diff_se = _mean_and_se(a[both] - b[both])
-                la, lb = wide["log_loss"][set_id].to_numpy()[both], wide["log_loss"][market].to_numpy()[both]
+                la, lb = by_match(log_loss_all, code)[both], by_match(log_loss_all, code_of[market])[both]
                 with np.errstate(invalid="ignore"):
                     ll_diff, ll_diff_se = _mean_and_se(la - lb)
             row.update(dict(zip(_paired_columns(market), (n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se), strict=True)))
@@ -229,14 +242,14 @@ def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
     return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
 
 
-def _calibration_error(usable: pd.DataFrame, n_bins: int) -> dict[str, float]:
+def _calibration_error(probs: np.ndarray, outcome: np.ndarray, n_bins: int) -> dict[str, float]:
     """Pooled ECE and ``ece_noise``, the ECE a perfectly calibrated forecast would show on the same bins
     by chance: sum over bins of count/N x E|observed - mean| with observed ~ Binomial(count, mean) / count,
     approximated by sqrt(2 / pi) x sqrt(mean (1 - mean) / count). With a few hundred matches it is about
     0.02, so ECE alone cannot tell a league-season's calibration apart from noise."""
-    if usable.empty:
+    if len(probs) == 0:
         return {"ece": math.nan, "ece_noise": math.nan}
-    curve = reliability_curve(usable[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), usable["outcome"].to_numpy(), n_bins=n_bins)
+    curve = reliability_curve(probs, outcome, n_bins=n_bins)
     filled = curve.counts > 0
     counts, mean = curve.counts[filled].astype(float), curve.mean_predicted[filled]
     total = counts.sum()
@@ -273,10 +286,14 @@ def evaluate_by(
     scored = score_predictions(predictions, min_season_match_index=min_season_match_index)
     frames = []
     scheduled = _scheduled_counts(predictions, by)
+    # Only the columns scoring reads: every group would otherwise copy all the prediction columns.
+    needed = [*by, "match_id", "set_id", "has_probs", "rps", "brier", "log_loss", "correct", "outcome", *PROB_COLUMNS]
+    has_dates = "match_date" in scored
+    scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"])) if has_dates else scored[needed]
     for key, group in scored.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         metrics = _evaluate_scored(group, n_bins=n_bins)
-        dates = pd.to_datetime(group["match_date"]) if "match_date" in group else pd.Series(dtype="datetime64[ns]")
+        dates = group["match_date"] if has_dates else pd.Series(dtype="datetime64[ns]")
         context = dict(zip(by, key, strict=True))
         metrics.insert(0, "n_scheduled", int(scheduled.get(key, 0)))
         metrics.insert(0, "last_match_date", dates.max() if len(dates) else pd.NaT)

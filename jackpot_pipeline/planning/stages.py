@@ -15,6 +15,8 @@ file beside it.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -81,6 +83,7 @@ def league_and_season(partition: str) -> tuple[str, str]:
     return league, season
 
 
+@functools.lru_cache(maxsize=65536)  # the planner asks about every pair of partitions; the answer never changes
 def season_start(partition: str):
     league, season = league_and_season(partition)
     try:
