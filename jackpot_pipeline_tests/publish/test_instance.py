@@ -125,7 +125,7 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
     # one changed partition: one run through all its stages, then the unpartitioned tables, then the
     # partition's publication and the catalogue's
     assert [run["label"] for run in outcome.runs] == [
-        "ingest+walk_forward+calibration+match_predictions+validation_reports E0|2324",
+        "ingest+walk_forward+calibration+match_predictions+validation_reports+form_features E0|2324",
         "teams+validation_summary+model_registry+data_freshness",
         "publish_league_season E0|2324",
         "publish_catalog",
