@@ -34,7 +34,9 @@ from jackpot_pipeline.warehouse.store import Warehouse
 GRID: dict[str, WalkForwardConfig] = {
     "A0: Dixon-Coles, goals, xi 0.0018": BASELINE_WALK_FORWARD,
     "goals + 0.3 SOT, xi 0.003": WalkForwardConfig(DixonColesConfig(xi=0.003), shots_on_target_weight=0.3),
-    "goals + 0.3 SOT, xi 0.003, promoted from below": DEFAULT_WALK_FORWARD,
+    "goals + 0.3 SOT, xi 0.003, promoted from below": WalkForwardConfig(
+        DixonColesConfig(xi=0.003), shots_on_target_weight=0.3, promoted_from_lower_division=True),
+    "A: the same with shrinkage 2": DEFAULT_WALK_FORWARD,
 }
 
 
