@@ -89,8 +89,11 @@ def test_set_a_beats_the_peer_on_the_reference_sample(benchmark_predictions):
     scored = v.score_predictions(sample)
     gain, gain_se, paired = paired_rps_difference(scored, "A", "A0")
     assert paired == n and gain < -0.0006 and gain + 4 * gain_se < 0
-    assert table["market_close"][1] == pytest.approx(0.1983, abs=0.0005)
-    assert table["market_pre"][1] == pytest.approx(0.1990, abs=0.0005)
+    # set G, the free pool of A and the pre-closing market fitted on earlier seasons, at or below the market
+    g_gap, g_se, g_paired = paired_rps_difference(scored, "G", "market_pre")
+    assert g_paired == 15826 and g_gap <= 0 and g_se < 0.00015
+    assert table["market_close"][1] == pytest.approx(0.1984, abs=0.0001)
+    assert table["market_pre"][1] == pytest.approx(0.1991, abs=0.0001)
     # blending with the (capped) market improves on the model alone; every set is a proper distribution
     assert table["B"][1] < rps_a and table["G"][1] < rps_a
     probs = sample[["prob_home", "prob_draw", "prob_away"]].dropna().to_numpy()
