@@ -48,10 +48,8 @@ def _team_rows(played: pd.DataFrame) -> pd.DataFrame:
     """Each played match twice, once from each side's point of view."""
     home_goals = played["home_goals"].to_numpy(dtype=float)
     away_goals = played["away_goals"].to_numpy(dtype=float)
-    home_sot = pd.to_numeric(played.get("home_shots_on_target"), errors="coerce").to_numpy(dtype=float) \
-        if "home_shots_on_target" in played else np.full(len(played), np.nan)
-    away_sot = pd.to_numeric(played.get("away_shots_on_target"), errors="coerce").to_numpy(dtype=float) \
-        if "away_shots_on_target" in played else np.full(len(played), np.nan)
+    shots = played.reindex(columns=["home_shots_on_target", "away_shots_on_target"]).apply(pd.to_numeric, errors="coerce")
+    home_sot, away_sot = shots["home_shots_on_target"].to_numpy(dtype=float), shots["away_shots_on_target"].to_numpy(dtype=float)
     home_points = np.select([home_goals > away_goals, home_goals == away_goals], [3.0, 1.0], 0.0)
     away_points = np.select([away_goals > home_goals, home_goals == away_goals], [3.0, 1.0], 0.0)
     home = pd.DataFrame({"team": played["home_team"].to_numpy(), "match_date": played["match_date"].to_numpy(),
