@@ -182,7 +182,7 @@ def registered_versions(league: str, *, uri: str | None = None, data_dir: Path |
     model = f"{REGISTERED_MODEL_PREFIX}-{league}"
     if not client.search_registered_models(filter_string=f"name = '{model}'"):
         return {}
-    found = {v.tags.get("model_version"): v.version for v in client.search_model_versions(f"name = '{model}'")}
+    found = {v.tags.get("model_version"): str(v.version) for v in client.search_model_versions(f"name = '{model}'")}
     alias = client.get_registered_model(model).aliases.get("active")
     if alias is not None:
         found["@active"] = str(alias)

@@ -241,7 +241,8 @@ def match_prediction_rows(
             for flags, extra in zip(row_flags, model_flags, strict=True)
         ]
         frames.append(frame)
-    if {f"baseline_{outcome}" for outcome in OUTCOMES} <= set(wide.columns):
+    baseline_columns = [f"baseline_{outcome}" for outcome in OUTCOMES]
+    if set(baseline_columns) <= set(wide.columns) and wide[baseline_columns].notna().any().any():
         # pure Dixon-Coles from the baseline walk-forward, kept beside every improvement so the gain shows
         frame = base.assign(set_id=BASELINE_SET_ID, calibration_version=None, lambda_home=np.nan, lambda_away=np.nan)
         values = _probs(wide, "baseline")
