@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test dev workers bench check-defs clean
+.PHONY: install run test dev workers bench experiments check-defs clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ WORKER_NAME ?= worker
 workers: install
 	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster instance migrate >/dev/null && \
 	$(BIN)/celery -A jackpot_pipeline.defs.celery worker -P threads -c 1 -Q dagster -n $(WORKER_NAME)@%h --loglevel INFO
+
+# A grid of walk-forward configurations on the warehouse's matches, each an MLflow run; prints the comparison.
+experiments: install
+	$(BIN)/python -m jackpot_pipeline.experiments
 
 check-defs: install
 	$(BIN)/dg check defs

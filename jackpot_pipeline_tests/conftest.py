@@ -36,3 +36,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_base_url(shared_data: Path) -> str:
     return shared_data.as_uri()
+
+# MLflow tracking costs seconds per run (its store's schema migrations); the tracking tests turn it on.
+os.environ.setdefault("JACKPOT_MLFLOW", "off")

@@ -188,10 +188,14 @@ class StackedPool:
     a one-dimensional fit of the total t with a = t (1 - cap), b = t cap finds it exactly.
     """
 
-    def __init__(self, max_market_weight: float | None = None) -> None:
+    def __init__(self, max_market_weight: float | None = None, free: bool = False) -> None:
         self.max_market_weight = max_market_weight
+        self.free = free
 
     def fit(self, model_probs: ArrayLike, market_probs: ArrayLike, outcomes: ArrayLike) -> StackedPool:
+        """Fit on earlier matches. With ``free=True`` the exponents may take any sign and two outcome biases
+        (draw, away; home is 0) are fitted too: p ∝ exp(a·ln model + b·ln market + bias), with no cap on the
+        market's share (the pool may sharpen the market and lean against the model)."""
         model = _as_probs(model_probs, "model_probs")
         market = _as_probs(market_probs, "market_probs")
         observed = np.asarray(outcomes, dtype=np.int64)
@@ -207,6 +211,8 @@ class StackedPool:
             raise ValueError("StackedPool.fit needs at least one row with both model and market probabilities")
         log_model, log_market = _log(model[usable]), _log(market[usable])
         observed = observed[usable]
+        if self.free:
+            return self._fit_free(log_model, log_market, observed)
 
         def loss_and_gradient(exponents: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             return _stacked_loss_and_gradient(exponents, log_model, log_market, observed)
@@ -236,12 +242,44 @@ class StackedPool:
             a, b = total * (1.0 - cap), total * cap
         self.model_exponent_ = a
         self.market_exponent_ = b
+        self.outcome_bias_ = np.zeros(3)
         self.requested_market_share_ = requested_share
         self.market_share_ = b / (a + b) if a + b > 0 else 0.0
         self.max_market_weight_ = cap
         self.clipped_ = bool(clipped)
         self.n_fit_rows_ = int(observed.shape[0])
         self.training_log_loss_: float | None = loss_and_gradient(np.array([a, b]))[0]
+        return self
+
+    def _fit_free(self, log_model, log_market, observed) -> StackedPool:
+        rows = np.arange(observed.shape[0])
+        onehot = np.eye(3)[observed]
+
+        def loss_and_gradient(params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            a, b, draw, away = params
+            log_score = a * log_model + b * log_market + np.array([0.0, draw, away])
+            log_normaliser = logsumexp(log_score, axis=1)
+            pooled = np.exp(log_score - log_normaliser[:, np.newaxis])
+            residual = pooled - onehot
+            loss = float(np.mean(log_normaliser - log_score[rows, observed]))
+            gradient = np.array([
+                np.mean((residual * log_model).sum(axis=1)), np.mean((residual * log_market).sum(axis=1)),
+                np.mean(residual[:, 1]), np.mean(residual[:, 2]),
+            ])
+            return loss, gradient
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(loss_and_gradient, np.array([0.5, 0.5, 0.0, 0.0]), jac=True, method="L-BFGS-B",
+                              options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 1000})
+        a, b, draw, away = (float(value) for value in result.x)
+        self.model_exponent_ = a
+        self.market_exponent_ = b
+        self.outcome_bias_ = np.array([0.0, draw, away])
+        self.requested_market_share_ = self.market_share_ = b / (a + b) if a + b != 0 else 0.0
+        self.max_market_weight_ = None
+        self.clipped_ = False
+        self.n_fit_rows_ = int(observed.shape[0])
+        self.training_log_loss_ = loss_and_gradient(result.x)[0]
         return self
 
     def _check_fitted(self) -> None:
@@ -256,15 +294,31 @@ class StackedPool:
         if model.shape != market.shape:
             raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
         has_market = np.isfinite(market).all(axis=1)
-        pooled = log_linear_pool(
-            model, np.where(has_market[:, np.newaxis], market, 1.0 / 3.0),
-            model_exponent=self.model_exponent_, market_exponent=self.market_exponent_,
-        )
+        filled = np.where(has_market[:, np.newaxis], market, 1.0 / 3.0)
+        if self.free:
+            log_score = (self.model_exponent_ * _log(model) + self.market_exponent_ * _log(filled)
+                         + self.outcome_bias_[np.newaxis, :])
+            pooled = np.exp(log_score - logsumexp(log_score, axis=1, keepdims=True))
+        else:
+            pooled = log_linear_pool(
+                model, filled, model_exponent=self.model_exponent_, market_exponent=self.market_exponent_,
+            )
         return np.where(has_market[:, np.newaxis], pooled, model)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe parameters; :meth:`from_dict` restores an identical predictor."""
         self._check_fitted()
+        if self.free:
+            return {
+                "kind": "stacked_pool",
+                "version": 2,
+                "free": True,
+                "model_exponent": self.model_exponent_,
+                "market_exponent": self.market_exponent_,
+                "outcome_bias": [float(value) for value in self.outcome_bias_],
+                "n_fit_rows": self.n_fit_rows_,
+                "training_log_loss": self.training_log_loss_,
+            }
         return {
             "kind": "stacked_pool",
             "version": 1,
@@ -281,6 +335,19 @@ class StackedPool:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StackedPool:
+        if data.get("kind") == "stacked_pool" and data.get("version") == 2 and data.get("free"):
+            pool = cls(free=True)
+            pool.model_exponent_ = float(data["model_exponent"])
+            pool.market_exponent_ = float(data["market_exponent"])
+            pool.outcome_bias_ = np.array([float(value) for value in data["outcome_bias"]])
+            total = pool.model_exponent_ + pool.market_exponent_
+            pool.requested_market_share_ = pool.market_share_ = pool.market_exponent_ / total if total != 0 else 0.0
+            pool.max_market_weight_ = None
+            pool.clipped_ = False
+            pool.n_fit_rows_ = int(data["n_fit_rows"])
+            training_log_loss = data["training_log_loss"]
+            pool.training_log_loss_ = None if training_log_loss is None else float(training_log_loss)
+            return pool
         if data.get("kind") != "stacked_pool" or data.get("version") != 1:
             raise ValueError(
                 f"not a version-1 stacked pool: kind={data.get('kind')!r}, version={data.get('version')!r}"
@@ -288,6 +355,7 @@ class StackedPool:
         pool = cls(max_market_weight=data["max_market_weight"])
         pool.model_exponent_ = float(data["model_exponent"])
         pool.market_exponent_ = float(data["market_exponent"])
+        pool.outcome_bias_ = np.zeros(3)
         pool.requested_market_share_ = float(data["requested_market_share"])
         pool.market_share_ = float(data["market_share"])
         pool.max_market_weight_ = float(data["applied_max_market_weight"])
@@ -313,6 +381,7 @@ class StackedPool:
         pool = cls(max_market_weight=max_market_weight)
         pool.model_exponent_ = float(model_exponent)
         pool.market_exponent_ = float(market_exponent)
+        pool.outcome_bias_ = np.zeros(3)
         pool.requested_market_share_ = share
         pool.market_share_ = share
         pool.max_market_weight_ = cap

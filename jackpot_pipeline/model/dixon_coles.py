@@ -42,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,6 +230,15 @@ def _as_goal_array(goals: Any, what: str) -> np.ndarray:
     return as_float
 
 
+def _as_target_array(values: Any, length: int, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (length,):
+        raise ValueError(f"{what} needs one value per match ({length}), got shape {array.shape}")
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"{what} must hold finite non-negative numbers")
+    return array
+
+
 # ---------------------------------------------------------------------------------------------------
 # Likelihood, gradient and Hessian
 
@@ -267,6 +276,8 @@ class _WeightedLikelihood:
         shrinkage: float,
         attack_centre: np.ndarray,
         defence_centre: np.ndarray,
+        home_targets: np.ndarray | None = None,
+        away_targets: np.ndarray | None = None,
     ):
         n = n_teams
         self.n_teams = n
@@ -278,9 +289,15 @@ class _WeightedLikelihood:
         self.attack_centre = attack_centre
         self.defence_centre = defence_centre
 
-        self.weighted_home_goals = weights * home_goals
-        self.weighted_away_goals = weights * away_goals
-        self.log_factorial_total = float(np.sum(weights * (gammaln(home_goals + 1.0) + gammaln(away_goals + 1.0))))
+        # The Poisson part may be fitted to other non-negative targets than the goals (e.g. a blend of goals
+        # and shots on target); the low-score correction τ always reads the goals.
+        home_targets = home_goals if home_targets is None else home_targets
+        away_targets = away_goals if away_targets is None else away_targets
+        self.weighted_home_goals = weights * home_targets
+        self.weighted_away_goals = weights * away_targets
+        self.log_factorial_total = float(
+            np.sum(weights * (gammaln(home_targets + 1.0) + gammaln(away_targets + 1.0)))
+        )
         self.i00 = np.flatnonzero((home_goals == 0) & (away_goals == 0))
         self.i01 = np.flatnonzero((home_goals == 0) & (away_goals == 1))
         self.i10 = np.flatnonzero((home_goals == 1) & (away_goals == 0))
@@ -1122,6 +1139,8 @@ def fit_dixon_coles(
     config: DixonColesConfig = DixonColesConfig(),
     init: DixonColesFit | None = None,
     promoted_teams: Iterable[str] = (),
+    promoted_priors: Mapping[str, tuple[float, float]] | None = None,
+    poisson_targets: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> DixonColesFit:
     """Fit Dixon-Coles strengths to played matches (see the module docstring for model and objective).
 
@@ -1129,7 +1148,9 @@ def fit_dixon_coles(
     Series). reference_date: the date predictions are made for; defaults to the day after the last
     match, and every match must be strictly earlier. init: a previous fit to warm-start from (teams
     matched by name). promoted_teams: teams shrunk towards the promoted-team prior instead of the
-    league mean.
+    league mean. promoted_priors: (attack, defence) centres of some promoted teams (e.g. from the lower
+    division's fit), replacing the config's prior for them. poisson_targets: (home, away) non-negative
+    numbers the Poisson part of the likelihood is fitted to instead of the goals (τ still uses the goals).
 
     Raises ValueError on empty or inconsistent inputs, negative goals or matches not before the reference
     date, and `FitDidNotConverge` if the optimiser does not reach the optimum.
@@ -1161,10 +1182,19 @@ def fit_dixon_coles(
     is_promoted = np.isin(teams, promoted)
     attack_centre = np.where(is_promoted, config.prior_attack, 0.0)
     defence_centre = np.where(is_promoted, config.prior_defence, 0.0)
+    for team, (attack_prior, defence_prior) in (promoted_priors or {}).items():
+        position = int(np.searchsorted(teams, team))
+        if position < n and teams[position] == team and is_promoted[position]:
+            attack_centre[position], defence_centre[position] = float(attack_prior), float(defence_prior)
 
+    targets_home = targets_away = None
+    if poisson_targets is not None:
+        targets_home = _as_target_array(poisson_targets[0], len(home), "poisson_targets[0]")
+        targets_away = _as_target_array(poisson_targets[1], len(home), "poisson_targets[1]")
     _require_finite_optimum(teams, home_idx, away_idx, goals_home, goals_away, config.shrinkage)
     problem = _WeightedLikelihood(
-        home_idx, away_idx, goals_home, goals_away, weights, n, config.shrinkage, attack_centre, defence_centre
+        home_idx, away_idx, goals_home, goals_away, weights, n, config.shrinkage, attack_centre, defence_centre,
+        targets_home, targets_away,
     )
     if init is None:
         theta = _cold_start(weights, goals_home, goals_away, n)

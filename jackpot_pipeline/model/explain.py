@@ -145,9 +145,11 @@ def _explain_stacked_pool(probability_set: ProbabilitySet, row: int) -> dict[str
     market = probability_set.components["market"][row]
     model_term = metadata["model_exponent"] * np.log(np.maximum(model, _LOG_FLOOR))
     market_term = metadata["market_exponent"] * np.log(np.maximum(market, _LOG_FLOOR))
-    log_score = model_term + market_term
+    bias = np.asarray(metadata.get("outcome_bias") or [0.0, 0.0, 0.0], dtype=float)
+    log_score = model_term + market_term + bias
     return {
-        "formula": "probability = exp(a*ln(model) + b*ln(market) - log_normaliser)",
+        "formula": "probability = exp(a*ln(model) + b*ln(market) + outcome_bias - log_normaliser)",
+        "outcome_bias": _by_outcome(bias),
         "model_exponent_a": metadata["model_exponent"],
         "market_exponent_b": metadata["market_exponent"],
         "market_share": metadata["market_share"],

@@ -340,11 +340,15 @@ def build_probability_sets(
             "requested_market_share": stacked_pool.requested_market_share_,
             "max_market_weight": stacked_pool.max_market_weight_,
             "market_share_clipped": stacked_pool.clipped_,
+            "outcome_bias": [float(value) for value in stacked_pool.outcome_bias_],
+            "free_weights": bool(stacked_pool.free),
         }
         description_g = (
             f"Stacked log-linear pool: p proportional to A^{stacked_pool.model_exponent_:.3f} x "
-            f"market^{stacked_pool.market_exponent_:.3f} (market share {stacked_pool.market_share_:.0%}); "
-            "equals A where no odds."
+            f"market^{stacked_pool.market_exponent_:.3f}"
+            + (" x exp(outcome bias), weights fitted freely on earlier seasons; " if stacked_pool.free
+               else f" (market share {stacked_pool.market_share_:.0%}); ")
+            + "equals A where no odds."
         )
     else:
         probs_g = model.copy()

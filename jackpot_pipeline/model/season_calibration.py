@@ -28,6 +28,7 @@ from jackpot_pipeline.model.metrics import encode_outcomes
 from jackpot_pipeline.model.probability_sets import ProbabilitySetConfig, build_probability_sets
 
 SET_IDS = ("A", "B", "C", "D", "E", "F", "G")
+BASELINE_SET_ID = "A0"
 MARKET_SET_IDS = ("market_pre", "market_close")
 OUTCOMES = ("home", "draw", "away")
 FLAG_NO_HISTORY = "no_calibration_history"
@@ -55,6 +56,9 @@ class SeasonCalibrationConfig:
     # A gain smaller than that swing is not evidence; clear miscalibration (~0.01 nats) still passes.
     min_improvement: float = 0.004
     sets: ProbabilitySetConfig = field(default_factory=ProbabilitySetConfig)
+    # Set G's pool with free exponents and outcome biases (no market cap): the capped pool is what kept G
+    # behind the pre-closing market; the cap stays on the blends B and C.
+    free_stacked_pool: bool = True
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,8 @@ def _fit_calibration(train: pd.DataFrame, config: SeasonCalibrationConfig):
     selection = select_calibrator(
         blend, outcomes, consistency_folds=config.consistency_folds, min_improvement=config.min_improvement
     )
-    pool = StackedPool(max_market_weight=config.sets.max_market_weight).fit(model, market, outcomes)
+    pool = StackedPool(max_market_weight=config.sets.max_market_weight, free=config.free_stacked_pool).fit(
+        model, market, outcomes)
     # kept as a diagnostic even when another method is chosen: the reliability of the blend
     isotonic = IsotonicCalibrator().fit(blend, outcomes).to_dict()
     return selection, pool, isotonic, train["_date"].min().date(), train["_date"].max().date()
@@ -235,6 +240,17 @@ def match_prediction_rows(
             ",".join(dict.fromkeys([*season_flags, *flags, *filter(None, extra.split(","))]))
             for flags, extra in zip(row_flags, model_flags, strict=True)
         ]
+        frames.append(frame)
+    baseline_columns = [f"baseline_{outcome}" for outcome in OUTCOMES]
+    if set(baseline_columns) <= set(wide.columns) and wide[baseline_columns].notna().any().any():
+        # pure Dixon-Coles from the baseline walk-forward, kept beside every improvement so the gain shows
+        frame = base.assign(set_id=BASELINE_SET_ID, calibration_version=None, lambda_home=np.nan, lambda_away=np.nan)
+        values = _probs(wide, "baseline")
+        for k, outcome in enumerate(OUTCOMES):
+            frame[f"prob_{outcome}"] = values[:, k]
+            frame[f"edge_{outcome}"] = np.nan
+            frame[f"kelly_{outcome}"] = np.nan
+        frame["flags"] = model_flags
         frames.append(frame)
     for set_id, prefix in (("market_pre", "market_pre"), ("market_close", "market_close")):
         frame = base.assign(set_id=set_id, calibration_version=None, lambda_home=np.nan, lambda_away=np.nan)

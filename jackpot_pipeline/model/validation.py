@@ -107,7 +107,8 @@ __all__ = [
 
 MODEL_SETS: Final = ("A", "B", "C", "D", "E", "F", "G")
 MARKET_SETS: Final = ("market_pre", "market_close")
-SET_ORDER: Final = MODEL_SETS + MARKET_SETS
+BASELINE_SETS: Final = ("A0",)  # pure Dixon-Coles, the baseline every model improvement is measured against
+SET_ORDER: Final = BASELINE_SETS + MODEL_SETS + MARKET_SETS
 PROB_COLUMNS: Final = ("prob_home", "prob_draw", "prob_away")
 REQUIRED_COLUMNS: Final = ("match_id", "set_id", "status", "result", "season_match_index", *PROB_COLUMNS)
 

@@ -25,7 +25,7 @@ from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, 
 from jackpot_pipeline.model.odds import devig_available
 
 # Bump when walk-forward results would change for the same inputs and settings.
-WALK_FORWARD_CODE_VERSION = "1"
+WALK_FORWARD_CODE_VERSION = "2"
 MARKET_DEVIG_METHOD = "multiplicative"
 
 SNAPSHOT_COLUMNS = [
@@ -40,23 +40,40 @@ PREDICTION_COLUMNS = [
     "market_pre_home", "market_pre_draw", "market_pre_away", "market_pre_margin",
     "market_close_home", "market_close_draw", "market_close_away", "market_close_margin",
     "odds_home", "odds_draw", "odds_away", "flags",
+    "baseline_home", "baseline_draw", "baseline_away",
 ]
 
 
 @dataclass(frozen=True)
 class WalkForwardConfig:
     """previous_seasons: earlier seasons of the league in the training window. min_training_matches: the
-    warm-up; a block is predicted only when at least this many played matches precede it."""
+    warm-up; a block is predicted only when at least this many played matches precede it.
+
+    shots_on_target_weight (1 − α): team strengths are fitted to α·goals + (1 − α)·k·shots on target, k the
+    goals per shot on target of the training window (matches without shots count their goals); 0 fits goals
+    alone. Shots on target are a less noisy measure of chances than goals, so they sharpen the strengths.
+    promoted_from_lower_division: promoted teams are shrunk towards their strengths in a joint fit of this
+    league and the division below (same country), on matches before the season's first block, instead of
+    the config's fixed prior.
+    """
 
     dixon_coles: DixonColesConfig = field(default_factory=DixonColesConfig)
     previous_seasons: int = 2
     min_training_matches: int = 50
+    shots_on_target_weight: float = 0.0
+    promoted_from_lower_division: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.shots_on_target_weight <= 1.0:
+            raise ValueError(f"shots_on_target_weight must lie in [0, 1], got {self.shots_on_target_weight}")
 
     def as_dict(self) -> dict[str, object]:
         return {
             "dixon_coles": dataclasses.asdict(self.dixon_coles),
             "previous_seasons": self.previous_seasons,
             "min_training_matches": self.min_training_matches,
+            "shots_on_target_weight": self.shots_on_target_weight,
+            "promoted_from_lower_division": self.promoted_from_lower_division,
             "market_devig": MARKET_DEVIG_METHOD,
             "block": "iso_week",
         }
@@ -64,6 +81,16 @@ class WalkForwardConfig:
     def fingerprint(self) -> str:
         payload = json.dumps({"code": WALK_FORWARD_CODE_VERSION, **self.as_dict()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# Pure Dixon-Coles on goals: the baseline (set A0) every improvement is reported against.
+BASELINE_WALK_FORWARD = WalkForwardConfig()
+# The model of set A, chosen on 2015/16-2018/19 of the headline leagues (README, Modeling): shots on target
+# sharpen the strengths, so they want a faster decay and less shrinkage (shrinkage 1 and 2 tied there; 2 kept);
+# promoted teams start from the division below.
+DEFAULT_WALK_FORWARD = WalkForwardConfig(
+    DixonColesConfig(xi=0.003, shrinkage=2.0), shots_on_target_weight=0.3, promoted_from_lower_division=True,
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +124,13 @@ def _row_hashes(played: pd.DataFrame) -> list[str]:
     """Chained hashes: entry k identifies exactly the first k training rows (in date order)."""
     digest = hashlib.sha256()
     chain = [digest.hexdigest()]
-    for row in played[["match_id", "match_date", "home_team", "away_team", "home_goals", "away_goals"]].itertuples(index=False):
-        digest.update(f"{row.match_id}|{row.match_date:%Y-%m-%d}|{row.home_team}|{row.away_team}|{row.home_goals}|{row.away_goals}\n".encode())
+    shots = played.reindex(columns=["home_shots_on_target", "away_shots_on_target"])
+    for row, (home_shots, away_shots) in zip(
+        played[["match_id", "match_date", "home_team", "away_team", "home_goals", "away_goals"]].itertuples(index=False),
+        shots.itertuples(index=False, name=None), strict=True,
+    ):
+        digest.update(f"{row.match_id}|{row.match_date:%Y-%m-%d}|{row.home_team}|{row.away_team}|{row.home_goals}|"
+                      f"{row.away_goals}|{home_shots}|{away_shots}\n".encode())
         chain.append(digest.copy().hexdigest())
     return chain
 
@@ -109,12 +141,85 @@ def _market(frame: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     return implied.probs, implied.margin
 
 
-def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig()) -> WalkForwardResult:
+def poisson_targets(played: pd.DataFrame, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(home, away) targets α·goals + (1 − α)·k·shots on target, k = goals per shot on target of ``played``
+    (matches with both counts); None when the weight is 0 or no match has shots on target."""
+    if shots_on_target_weight == 0.0 or "home_shots_on_target" not in played:
+        return None
+    goals_home = played["home_goals"].to_numpy(dtype=float)
+    goals_away = played["away_goals"].to_numpy(dtype=float)
+    shots_home = pd.to_numeric(played["home_shots_on_target"], errors="coerce").to_numpy(dtype=float)
+    shots_away = pd.to_numeric(played["away_shots_on_target"], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(shots_home) & np.isfinite(shots_away)
+    shots_total = shots_home[known].sum() + shots_away[known].sum()
+    if shots_total <= 0:
+        return None
+    k = (goals_home[known].sum() + goals_away[known].sum()) / shots_total
+    weight = shots_on_target_weight
+    home = np.where(known, (1 - weight) * goals_home + weight * k * np.nan_to_num(shots_home), goals_home)
+    away = np.where(known, (1 - weight) * goals_away + weight * k * np.nan_to_num(shots_away), goals_away)
+    return home, away
+
+
+def _played_in_order(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.normalize()
+    frame = frame.sort_values(["match_date", "match_id"], kind="stable")
+    return frame[frame["status"] == "played"].reset_index(drop=True)
+
+
+def _fit(train: pd.DataFrame, cutoff, config: WalkForwardConfig, **options) -> DixonColesFit:
+    return fit_dixon_coles(
+        train["home_team"].to_numpy(), train["away_team"].to_numpy(),
+        train["home_goals"].to_numpy(dtype=np.int64), train["away_goals"].to_numpy(dtype=np.int64),
+        train["match_date"].to_numpy(dtype="datetime64[D]"),
+        reference_date=cutoff, config=config.dixon_coles,
+        poisson_targets=poisson_targets(train, config.shots_on_target_weight), **options,
+    )
+
+
+def promoted_team_priors(
+    train: pd.DataFrame, lower: pd.DataFrame, cutoff, promoted: list[str], config: WalkForwardConfig
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """Centres for promoted teams from a joint fit of the league's and the lower division's matches played
+    before ``cutoff`` (teams moving between the divisions put both on one scale), re-centred on the teams of
+    the league's own training window; and a digest of the lower-division rows used."""
+    lower = _played_in_order(lower)
+    lower = lower[lower["match_date"].to_numpy(dtype="datetime64[D]") < cutoff]
+    digest = _row_hashes(lower)[-1]
+    lower_teams = _teams(lower)
+    wanted = [team for team in promoted if team in lower_teams]
+    if not wanted or train.empty:
+        return {}, digest
+    joint = pd.concat([train, lower], ignore_index=True).sort_values(["match_date", "match_id"], kind="stable")
+    fit = _fit(joint, cutoff, config)
+    own = sorted(_teams(train))
+    attack_centre = float(np.mean([fit.strengths(team)[0] for team in own]))
+    defence_centre = float(np.mean([fit.strengths(team)[1] for team in own]))
+    priors = {}
+    for team in wanted:
+        attack, defence, _ = fit.strengths(team)
+        priors[team] = (attack - attack_centre, defence - defence_centre)
+    return priors, digest
+
+
+def with_baseline(predictions: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+    """``predictions`` with the baseline's 1X2 as ``baseline_*`` columns (matched on match_id)."""
+    columns = {f"model_{o}": f"baseline_{o}" for o in ("home", "draw", "away")}
+    extra = baseline[["match_id", *columns]].rename(columns=columns)
+    merged = predictions.drop(columns=list(columns.values()), errors="ignore").merge(extra, on="match_id", how="left")
+    return merged.reindex(columns=PREDICTION_COLUMNS)
+
+
+def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig(),
+                 lower_division: pd.DataFrame | None = None) -> WalkForwardResult:
     """Snapshots and predictions for ``season`` of one league.
 
     ``matches``: canonical matches of that league (any seasons; only the training window is used) with
-    match_id, season, match_date, home_team, away_team, status, home_goals, away_goals, result and the
-    pre-closing / closing odds columns.
+    match_id, season, match_date, home_team, away_team, status, home_goals, away_goals, result, shots on
+    target and the pre-closing / closing odds columns. ``lower_division``: canonical matches of the division
+    below (same columns), used for promoted teams when the config asks for it; only its matches played
+    before the season's first block are read.
     """
     if matches["league"].nunique() > 1:
         raise ValueError(f"walk_forward takes one league, got {sorted(matches['league'].unique())}")
@@ -138,9 +243,10 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     season_teams = set(targets["home_team"]) | set(targets["away_team"])
     promoted = sorted(season_teams - _teams(frame[frame["season"] == previous])) if previous else []
 
-    dc = config.dixon_coles
     settings = config.fingerprint()
     fit: DixonColesFit | None = None
+    priors: dict[str, tuple[float, float]] | None = None
+    lower_digest = ""
     snapshot_frames, prediction_frames = [], []
     warm_up = 0
     for block, members in targets.groupby("block", sort=True):
@@ -150,13 +256,13 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
             warm_up += len(members)
             continue
         train = played.iloc[:n_train]
-        fit = fit_dixon_coles(
-            train["home_team"].to_numpy(), train["away_team"].to_numpy(),
-            train["home_goals"].to_numpy(dtype=np.int64), train["away_goals"].to_numpy(dtype=np.int64),
-            train["match_date"].to_numpy(dtype="datetime64[D]"),
-            reference_date=cutoff, config=dc, init=fit, promoted_teams=promoted,
-        )
-        version = hashlib.sha256(f"{settings}|{chain[n_train]}".encode()).hexdigest()[:20]
+        if priors is None:
+            priors = {}
+            if config.promoted_from_lower_division and lower_division is not None and len(lower_division) and promoted:
+                # fixed once per season, at its first fitted block: later lower-division results never leak in
+                priors, lower_digest = promoted_team_priors(train, lower_division, cutoff, promoted, config)
+        fit = _fit(train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors)
+        version = hashlib.sha256(f"{settings}|{chain[n_train]}|{lower_digest}".encode()).hexdigest()[:20]
         snapshot_frames.append(_snapshot_rows(fit, league, season, block, version, set(promoted), train))
         prediction_frames.append(_prediction_rows(fit, members, block, version))
 

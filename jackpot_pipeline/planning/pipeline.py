@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 
 from jackpot_pipeline.jackpots.tickets import TicketBudget
+from jackpot_pipeline.model.form import FORM_CODE_VERSION, FORM_WINDOWS, VENUE_WINDOW
 from jackpot_pipeline.model.season_calibration import SeasonCalibrationConfig
-from jackpot_pipeline.model.walk_forward import WALK_FORWARD_CODE_VERSION, WalkForwardConfig
+from jackpot_pipeline.model.walk_forward import BASELINE_WALK_FORWARD, DEFAULT_WALK_FORWARD, WALK_FORWARD_CODE_VERSION
 from jackpot_pipeline.planning.stages import (
     Stage,
     all_canonical_inputs,
@@ -42,12 +43,13 @@ JACKPOT_CODE_VERSION = "1"
 DEFAULT_TICKET_BUDGET = TicketBudget(max_doubles=3, max_triples=1, max_lines=None)
 
 
-_WALK_FORWARD = WalkForwardConfig()
+_WALK_FORWARD = DEFAULT_WALK_FORWARD
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", INGESTION_TABLES, "league_season", source_inputs, PARSER_VERSION, reads=("source",)),
     Stage("walk_forward", ("team_strength_snapshots", "uncalibrated_predictions"), "league_season",
-          walk_forward_inputs(_WALK_FORWARD.previous_seasons), WALK_FORWARD_CODE_VERSION, _WALK_FORWARD.as_dict(),
+          walk_forward_inputs(_WALK_FORWARD.previous_seasons, _WALK_FORWARD.promoted_from_lower_division),
+          WALK_FORWARD_CODE_VERSION, {**_WALK_FORWARD.as_dict(), "baseline": BASELINE_WALK_FORWARD.as_dict()},
           reads=("canonical_matches",)),
     Stage("calibration", ("calibration_curves",), "league_season", calibration_inputs, CALIBRATION_CODE_VERSION,
           dataclasses.asdict(SeasonCalibrationConfig()), reads=("uncalibrated_predictions",)),
@@ -55,6 +57,8 @@ STAGES: tuple[Stage, ...] = (
           MATCH_PREDICTIONS_CODE_VERSION, reads=("uncalibrated_predictions", "calibration_curves")),
     Stage("validation_reports", ("validation_reports",), "league_season", validation_report_inputs,
           VALIDATION_CODE_VERSION, dataclasses.asdict(ReportSettings()), reads=("match_predictions",)),
+    Stage("form_features", ("team_form_features", "league_baselines"), "league_season", walk_forward_inputs(1),
+          FORM_CODE_VERSION, {"windows": list(FORM_WINDOWS), "venue_window": VENUE_WINDOW}, reads=("canonical_matches",)),
     Stage("teams", ("teams",), "global", all_canonical_inputs, TEAMS_CODE_VERSION, reads=("canonical_matches",)),
     Stage("validation_summary", ("validation_summary",), "global", summary_inputs, VALIDATION_CODE_VERSION,
           dataclasses.asdict(SummarySettings()), reads=("match_predictions",)),

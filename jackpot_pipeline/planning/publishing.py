@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from jackpot_pipeline.planning.stages import Inputs, PipelineState, Stage
 
-PUBLISH_CODE_VERSION = "2"
+PUBLISH_CODE_VERSION = "3"
 LEAGUE_SEASON_SOURCES = ("canonical_matches", "ingestion_log", "team_strength_snapshots", "match_predictions",
-                         "validation_reports", "calibration_curves")
+                         "validation_reports", "calibration_curves", "team_form_features", "league_baselines")
 CATALOG_SOURCES = ("teams", "model_registry", "training_runs")
 
 
@@ -31,6 +31,7 @@ def publish_stages(target: str) -> tuple[Stage, ...]:
         Stage("publish_league_season", (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
             "published_match_predictions", "published_validation_results", "published_calibration_data",
+            "published_team_form_features", "published_league_baselines",
         ), "league_season", _league_season_inputs, PUBLISH_CODE_VERSION, settings, reads=LEAGUE_SEASON_SOURCES, group=group),
         Stage("publish_catalog", ("published_leagues", "published_teams", "published_models"), "global",
               _catalog_inputs, PUBLISH_CODE_VERSION, settings, reads=CATALOG_SOURCES, group=group),

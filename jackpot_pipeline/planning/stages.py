@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jackpot_pipeline.sources.leagues import SeasonError, season_window
+from jackpot_pipeline.sources.leagues import LOWER_DIVISION, SeasonError, season_window
 
 Scope = Literal["league_season", "jackpot", "global"]
 Inputs = dict[str, str | None]
@@ -131,10 +131,18 @@ def all_canonical_inputs(partition: str | None, state: PipelineState) -> Inputs:
     return _keys(state, "canonical_matches", list(state.league_seasons))
 
 
-def walk_forward_inputs(previous_seasons: int) -> Callable[[str | None, PipelineState], Inputs]:
+def walk_forward_inputs(previous_seasons: int, lower_division: bool = False) -> Callable[[str | None, PipelineState], Inputs]:
+    """The league's seasons of the training window; with ``lower_division``, also the same seasons of the
+    division below where the instance has them (promoted teams start from their strengths there)."""
+
     def inputs(partition: str | None, state: PipelineState) -> Inputs:
         assert partition is not None
-        return _keys(state, "canonical_matches", training_window(state.league_seasons, partition, previous_seasons))
+        window = training_window(state.league_seasons, partition, previous_seasons)
+        lower = LOWER_DIVISION.get(league_and_season(partition)[0]) if lower_division else None
+        if lower is not None:
+            known = set(state.league_seasons)
+            window = window + [key for p in window if (key := f"{lower}|{league_and_season(p)[1]}") in known]
+        return _keys(state, "canonical_matches", window)
 
     return inputs
 

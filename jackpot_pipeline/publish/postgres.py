@@ -37,6 +37,7 @@ from jackpot_pipeline.publish import SCHEMA
 from jackpot_pipeline.publish.migrate import MigrationReport, migrate
 from jackpot_pipeline.publish.roles import Roles, ensure_roles
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES, is_extra_league
+from jackpot_pipeline.model.form import LEAGUE_BASELINE_COLUMNS, TEAM_FORM_COLUMNS
 from jackpot_pipeline.sources.revisions import PARTITION_DROPPED, REMOVED_FROM_SOURCE, WITHDRAWAL_COLUMNS
 
 Mode = Literal["replace", "upsert"]
@@ -764,6 +765,33 @@ def publish_team_strength_snapshots(
             connection, "team_strength_snapshots", frame, partition, mode="upsert", key_columns=None,
             before_write=None, after_stage=add_parents,
         )
+
+
+def _publish_league_season_table(
+    connection: psycopg.Connection, table: str, frame: pd.DataFrame, league: str, season: str, role: str | None,
+) -> PublishResult:
+    partition = {"league": league, "season": season}
+    with connection.transaction():
+        _begin(connection, table, partition, role)
+        return _publish_in_transaction(
+            connection, table, frame.reset_index(drop=True), partition, mode="upsert", key_columns=None,
+            before_write=None, after_stage=lambda _stage: _add_leagues(connection, [league]),
+        )
+
+
+def publish_team_form_features(
+    connection: psycopg.Connection, form: pd.DataFrame, league: str, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One partition of ``team_form_features`` (upsert on league, season, match_id, venue; one transaction)."""
+    return _publish_league_season_table(connection, "team_form_features", form[list(TEAM_FORM_COLUMNS)], league, season, role)
+
+
+def publish_league_baselines(
+    connection: psycopg.Connection, baselines: pd.DataFrame, league: str, season: str, *, role: str | None = None,
+) -> PublishResult:
+    """One partition of ``league_baselines`` (upsert on league, season, as_of_date; one transaction)."""
+    return _publish_league_season_table(
+        connection, "league_baselines", baselines[list(LEAGUE_BASELINE_COLUMNS)], league, season, role)
 
 
 def match_prediction_rows(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -71,6 +71,11 @@ EXTRA_LEAGUES: dict[str, str] = {
 SPLIT_SEASON_EXTRA_LEAGUES: frozenset[str] = frozenset({"AUT", "DNK", "MEX", "POL", "ROU", "RUS", "SWZ"})
 
 ALL_LEAGUES: dict[str, str] = {**MAIN_LEAGUES, **EXTRA_LEAGUES}
+# The division each league's promoted teams come from (same country, one tier down).
+LOWER_DIVISION: dict[str, str] = {
+    "E0": "E1", "E1": "E2", "E2": "E3", "E3": "EC", "SC0": "SC1", "SC1": "SC2", "SC2": "SC3",
+    "D1": "D2", "I1": "I2", "SP1": "SP2", "F1": "F2",
+}
 DEFAULT_LEAGUES: tuple[str, ...] = ("E0", "E1", "SP1", "D1", "I1", "F1")
 
 FIRST_SEASON_START_YEAR = 1993  # football-data.co.uk's archive starts with 1993/94

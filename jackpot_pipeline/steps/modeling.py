@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from jackpot_pipeline.model.form import LEAGUE_BASELINE_COLUMNS, TEAM_FORM_COLUMNS, league_baselines, team_form_features
 from jackpot_pipeline.model.season_calibration import (
     CALIBRATION_COLUMNS,
     MATCH_PREDICTION_COLUMNS,
@@ -17,7 +18,15 @@ from jackpot_pipeline.model.season_calibration import (
     fit_season_calibration,
     match_prediction_rows,
 )
-from jackpot_pipeline.model.walk_forward import PREDICTION_COLUMNS, SNAPSHOT_COLUMNS, WalkForwardConfig, walk_forward
+from jackpot_pipeline.model.walk_forward import (
+    BASELINE_WALK_FORWARD,
+    DEFAULT_WALK_FORWARD,
+    PREDICTION_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    WalkForwardConfig,
+    walk_forward,
+    with_baseline,
+)
 from jackpot_pipeline.reporting import markdown_table
 from jackpot_pipeline.sources.leagues import SeasonError, season_window
 from jackpot_pipeline.warehouse.store import Warehouse, content_digest
@@ -46,17 +55,27 @@ def frame_version(frame: pd.DataFrame) -> str:
 
 
 def walk_forward_step(matches: pd.DataFrame, league: str, season: str,
-                      config: WalkForwardConfig = WalkForwardConfig()) -> StepOutput:
-    """Snapshots and out-of-sample predictions of one league-season; ``matches``: the league's canonical
-    matches of the training window (other seasons are ignored by the walk-forward anyway)."""
+                      config: WalkForwardConfig = DEFAULT_WALK_FORWARD,
+                      baseline: WalkForwardConfig | None = BASELINE_WALK_FORWARD,
+                      lower_division: pd.DataFrame | None = None) -> StepOutput:
+    """Snapshots and out-of-sample predictions of one league-season; ``matches``: canonical matches of the
+    training window (other seasons are ignored by the walk-forward anyway), of the league and possibly of the
+    division below (``lower_division`` may also be given apart). ``baseline``: a second walk-forward whose 1X2
+    is stored beside the model's (set A0)."""
+    if lower_division is None and len(matches) and matches["league"].nunique() > 1:
+        lower_division = matches[matches["league"] != league]
+    matches = matches[matches["league"] == league] if len(matches) else matches
     if matches.empty or season not in set(matches["season"]):
         note = {"note": f"no canonical matches for {league}|{season}"}
         return StepOutput({"team_strength_snapshots": pd.DataFrame(columns=SNAPSHOT_COLUMNS),
                            "uncalibrated_predictions": pd.DataFrame(columns=PREDICTION_COLUMNS)},
                           {"team_strength_snapshots": note, "uncalibrated_predictions": note})
-    result = walk_forward(matches, season, config)
+    result = walk_forward(matches, season, config, lower_division)
     snapshots, predictions = result.snapshots, result.predictions
     common = {"settings": config.as_dict(), "training_seasons": result.training_seasons}
+    if baseline is not None:
+        predictions = with_baseline(predictions, walk_forward(matches, season, baseline, lower_division).predictions)
+        common["baseline_settings"] = baseline.as_dict()
     return StepOutput(
         {"team_strength_snapshots": snapshots, "uncalibrated_predictions": predictions},
         {
@@ -72,6 +91,26 @@ def walk_forward_step(matches: pd.DataFrame, league: str, season: str,
             },
         },
     )
+
+
+def form_features_step(matches: pd.DataFrame, league: str, season: str) -> StepOutput:
+    """Team form and league baselines of one league-season from the league's canonical matches of this season
+    and the one before (form reaches back across the season boundary)."""
+    form = team_form_features(matches, league, season) if len(matches) else pd.DataFrame(columns=TEAM_FORM_COLUMNS)
+    baselines = league_baselines(matches, league, season) if len(matches) else pd.DataFrame(columns=LEAGUE_BASELINE_COLUMNS)
+    return StepOutput({"team_form_features": form, "league_baselines": baselines}, {
+        "team_form_features": {"rows": len(form), "teams": int(form["team"].nunique()) if len(form) else 0},
+        "league_baselines": {
+            "rows": len(baselines),
+            "final_draw_rate": float(baselines["draw_rate"].iloc[-1]) if len(baselines) else None,
+        },
+    })
+
+
+def form_features_partition(root: str, partition: str, inputs: Mapping[str, str | None]) -> PartitionResult:
+    store = Warehouse(root)
+    matches = read_inputs(store, "canonical_matches", inputs)
+    return save(store, partition, form_features_step(matches, *partition.split("|", 1)))
 
 
 def calibration_cutoff(league: str, season: str) -> dt.date | None:
@@ -149,7 +188,7 @@ def read_inputs(store: Warehouse, asset: str, inputs: Mapping[str, str | None], 
 
 
 def walk_forward_partition(root: str, partition: str, inputs: Mapping[str, str | None],
-                           config: WalkForwardConfig = WalkForwardConfig()) -> PartitionResult:
+                           config: WalkForwardConfig = DEFAULT_WALK_FORWARD) -> PartitionResult:
     store = Warehouse(root)
     matches = read_inputs(store, "canonical_matches", inputs)
     return save(store, partition, walk_forward_step(matches, *partition.split("|", 1), config))

@@ -100,6 +100,29 @@ def validation_report_step(predictions: pd.DataFrame, league: str, season: str,
     }})
 
 
+def paired_rps_difference(scored: pd.DataFrame, first: str, second: str) -> tuple[float | None, float | None, int]:
+    """Mean RPS of ``first`` minus ``second`` on the matches both scored, its paired standard error and n."""
+    if scored.empty or not {first, second} <= set(scored["set_id"]):
+        return None, None, 0
+    wide = scored[scored["set_id"].isin([first, second])].pivot(index="match_id", columns="set_id", values="rps").dropna()
+    if len(wide) < 2:
+        return None, None, len(wide)
+    diff = (wide[first] - wide[second]).to_numpy()
+    return float(diff.mean()), float(diff.std(ddof=1) / len(diff) ** 0.5), len(diff)
+
+
+def headline_evaluation(predictions: pd.DataFrame, settings: SummarySettings = SummarySettings()):
+    """(per league-season metrics, pooled headline metrics, reliability PNG) of the headline sample: what an
+    experiment run records."""
+    min_index, bins = settings.min_season_match_index, settings.n_bins
+    headline = v.headline_sample(predictions, leagues=list(settings.headline_leagues), seasons=list(settings.headline_seasons))
+    pooled = v.evaluate_sets(headline, min_season_match_index=min_index, n_bins=bins)
+    by_season = v.evaluate_by(headline, min_season_match_index=min_index, n_bins=bins)
+    png = v.reliability_png(v.reliability_table(headline, n_bins=bins, min_season_match_index=min_index),
+                            f"Headline sample, matches after the first {min_index}")
+    return by_season, pooled, png
+
+
 def summary_step(predictions: pd.DataFrame, settings: SummarySettings = SummarySettings()) -> StepOutput:
     """The headline comparison, per-league and per-league-season rows, drift and overall health."""
     health, min_index, bins = settings.health, settings.min_season_match_index, settings.n_bins
@@ -126,9 +149,13 @@ def summary_step(predictions: pd.DataFrame, settings: SummarySettings = SummaryS
     table = v.reliability_table(headline, n_bins=bins, min_season_match_index=min_index)
     png = v.reliability_png(table, f"Headline sample: {len(present)} league-seasons, matches after the first {min_index} "
                                    f"(n = {model.get('n', 0)})")
+    gain, gain_se, gain_n = paired_rps_difference(scored, "A", "A0")
     return StepOutput({"validation_summary": summary}, {"validation_summary": {
         "headline_matches": int(model.get("n", 0)),
         "headline_rps_A": _number(model.get("rps")),
+        "headline_rps_A_minus_A0": gain,
+        "headline_rps_A_minus_A0_se": gain_se,
+        "headline_matches_A_and_A0": gain_n,
         "headline_rps_gap_A_vs_market_pre": _number(model.get("rps_diff_market_pre")),
         "headline_partitions_present": len(present),
         "headline_partitions_missing": sorted(expected - present),

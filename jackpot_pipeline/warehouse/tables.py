@@ -63,7 +63,20 @@ _DEFINITIONS: dict[str, tuple[Layout, str]] = {
         model_version VARCHAR, lambda_home DOUBLE, lambda_away DOUBLE, model_home DOUBLE, model_draw DOUBLE,
         model_away DOUBLE, market_pre_home DOUBLE, market_pre_draw DOUBLE, market_pre_away DOUBLE,
         market_pre_margin DOUBLE, market_close_home DOUBLE, market_close_draw DOUBLE, market_close_away DOUBLE,
-        market_close_margin DOUBLE, odds_home DOUBLE, odds_draw DOUBLE, odds_away DOUBLE, flags VARCHAR
+        market_close_margin DOUBLE, odds_home DOUBLE, odds_draw DOUBLE, odds_away DOUBLE, flags VARCHAR,
+        baseline_home DOUBLE, baseline_draw DOUBLE, baseline_away DOUBLE
+    """),
+    "team_form_features": ("league_season", """
+        league VARCHAR NOT NULL, season VARCHAR NOT NULL, match_id VARCHAR, match_date TIMESTAMP_NS, team VARCHAR,
+        opponent VARCHAR, venue VARCHAR, matches_before BIGINT, last5_points DOUBLE, last5_goals_for DOUBLE,
+        last5_goals_against DOUBLE, last5_sot_for DOUBLE, last5_sot_against DOUBLE, last10_points DOUBLE,
+        last10_goals_for DOUBLE, last10_goals_against DOUBLE, last10_sot_for DOUBLE, last10_sot_against DOUBLE,
+        home_last5_points DOUBLE, home_last5_goals_for DOUBLE, home_last5_goals_against DOUBLE,
+        away_last5_points DOUBLE, away_last5_goals_for DOUBLE, away_last5_goals_against DOUBLE, rest_days DOUBLE
+    """),
+    "league_baselines": ("league_season", """
+        league VARCHAR NOT NULL, season VARCHAR NOT NULL, as_of_date TIMESTAMP_NS, matches_before BIGINT,
+        home_win_rate DOUBLE, draw_rate DOUBLE, away_win_rate DOUBLE, goals_per_match DOUBLE, home_advantage DOUBLE
     """),
     "calibration_curves": ("league_season", """
         season VARCHAR NOT NULL, league VARCHAR NOT NULL, scope VARCHAR, method VARCHAR, calibration_version VARCHAR,

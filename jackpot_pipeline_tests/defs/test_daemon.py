@@ -131,7 +131,7 @@ def test_after_make_run_the_daemon_launches_nothing_and_one_new_row_refreshes_in
     def refreshed():
         found = store.query("SELECT count(*) AS n FROM match_predictions WHERE league = 'E0' AND season = '2324' "
                             "AND home_team = 'Arsenal' AND away_team = 'Chelsea' AND match_date = DATE '2024-06-30'")
-        return found["n"][0] == 9 and time.time()
+        return found["n"][0] == 10 and time.time()  # sets A0, A-G and both markets
 
     arrived = wait_for(refreshed, 120, "the new fixture's predictions")
     assert arrived - requested_at < 60, f"{arrived - requested_at:.0f}s from the tick to the refreshed predictions"

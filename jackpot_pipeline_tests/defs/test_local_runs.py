@@ -21,7 +21,7 @@ def test_one_run_per_stage_then_nothing_and_a_new_season_runs_only_what_it_chang
     assert [run["label"] for run in first.runs] == [
         "ingest E0|2122..E1|2223 (4)", "walk_forward E0|2122..E1|2223 (4)", "calibration E0|2122..E1|2223 (4)",
         "match_predictions E0|2122..E1|2223 (4)", "validation_reports E0|2122..E1|2223 (4)",
-        "teams+validation_summary+model_registry+data_freshness"]
+        "form_features E0|2122..E1|2223 (4)", "teams+validation_summary+model_registry+data_freshness"]
     assert first.checks_passed == 5 + 1 and not first.checks_failed
     assert workspace.pipeline().runs == []  # everything current: not one run
 
@@ -54,7 +54,7 @@ def test_a_broken_file_fails_once_is_left_alone_and_the_rest_completes(workspace
     assert outcome.left_alone == ["ingest SP1|2324"]
     assert workspace.sql("SELECT DISTINCT league FROM match_predictions")["league"].tolist() == ["E0"]
     again = workspace.pipeline()  # a new make run tries the broken file once more, and nothing else
-    assert [run["label"] for run in again.runs] == ["ingest+walk_forward+match_predictions+validation_reports SP1|2324"]
+    assert [run["label"] for run in again.runs] == ["ingest+walk_forward+match_predictions+validation_reports+form_features SP1|2324"]
     assert again.left_alone == ["ingest SP1|2324"]
 
 

@@ -19,7 +19,7 @@ def metadata(workspace, asset: str, partition: str) -> dict:
 def test_predictions_for_every_match_with_lineage(workspace):
     workspace.copy(*(f"mmz4281/{season}/E0.csv" for season in SEASONS))
     workspace.add(*KEYS)
-    for stage in ("ingest", "walk_forward", "calibration", "match_predictions"):
+    for stage in ("ingest", "walk_forward", "calibration", "match_predictions", "form_features"):
         assert workspace.run(stage, partitions=KEYS).success  # one batched run per stage
 
     counts = workspace.sql(
@@ -27,11 +27,11 @@ def test_predictions_for_every_match_with_lineage(workspace):
     ).values.tolist()
     assert workspace.sql("SELECT count(*) n FROM canonical_matches WHERE season = '2324'")["n"][0] == 380
     # 2021/22 is the first season of this history: a warm-up, then every match; later seasons: all
-    assert counts[1:] == [["2223", 380, 380 * 9], ["2324", 380, 380 * 9]]
+    assert counts[1:] == [["2223", 380, 380 * 10], ["2324", 380, 380 * 10]]  # A0, A-G and both markets
     assert 300 < counts[0][1] < 380
 
     sets = workspace.sql("SELECT DISTINCT set_id FROM match_predictions ORDER BY 1")["set_id"].tolist()
-    assert sets == sorted(["A", "B", "C", "D", "E", "F", "G", "market_close", "market_pre"])
+    assert sets == sorted(["A0", "A", "B", "C", "D", "E", "F", "G", "market_close", "market_pre"])
     sums = workspace.sql(
         "SELECT max(abs(prob_home + prob_draw + prob_away - 1)) worst FROM match_predictions WHERE prob_home IS NOT NULL"
     )["worst"][0]
@@ -64,6 +64,14 @@ def test_predictions_for_every_match_with_lineage(workspace):
     assert set(predicted["input_data_versions"]) == {"uncalibrated_predictions[E0|2324]", "calibration_curves[E0|2324]"}
     calibrated = metadata(workspace, "calibration_curves", "E0|2324")
     assert set(calibrated["input_data_versions"]) == {"uncalibrated_predictions[E0|2122]", "uncalibrated_predictions[E0|2223]"}
+
+    # form and baselines: one row per match and side, one per match date, from this season and the one before
+    assert workspace.sql("SELECT count(*) n FROM team_form_features WHERE season = '2324'")["n"][0] == 760
+    assert workspace.sql("SELECT count(DISTINCT as_of_date) n FROM league_baselines WHERE season = '2324'")["n"][0] == \
+        workspace.sql("SELECT count(DISTINCT match_date) n FROM canonical_matches WHERE season = '2324'")["n"][0]
+    for asset in ("team_form_features", "league_baselines"):
+        recorded = metadata(workspace, asset, "E0|2324")["input_data_versions"]
+        assert set(recorded) == {"canonical_matches[E0|2223]", "canonical_matches[E0|2324]"} and all(recorded.values())
 
     calibration = workspace.sql("SELECT * FROM calibration_curves ORDER BY season").to_dict("records")
     assert [row["flags"] for row in calibration[:1]] == ["no_calibration_history"]

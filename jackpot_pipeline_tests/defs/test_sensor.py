@@ -72,7 +72,7 @@ def test_after_make_run_the_sensor_finds_nothing_and_one_new_row_is_one_chain(wo
     workspace.copy("mmz4281/2223/E0.csv", "mmz4281/2324/E0.csv")
     workspace.settings = type(workspace.settings)(**{**workspace.settings.__dict__, "seasons_spec": "2223-2324"})
     outcome = workspace.pipeline()
-    assert outcome.success and len(outcome.runs) == 6
+    assert outcome.success and len(outcome.runs) == 7
     quiet = tick(workspace, None)
     assert isinstance(quiet, SensorResult) and not quiet.run_requests and not quiet.dynamic_partitions_requests
     assert quiet.skip_reason.skip_message.startswith("everything is current")
@@ -85,7 +85,7 @@ def test_after_make_run_the_sensor_finds_nothing_and_one_new_row_is_one_chain(wo
     assert assets.split("+") == sorted(["raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log",
                                         "withdrawn_matches",
                                         "team_strength_snapshots", "uncalibrated_predictions", "match_predictions",
-                                        "validation_reports"])
+                                        "validation_reports", "team_form_features", "league_baselines"])
     execute(workspace, changed)
     after = tick(workspace, changed.cursor)
     assert requested(after) == [("data_freshness+model_registry+teams+training_runs+validation_summary", None, None)]

@@ -63,6 +63,12 @@ def test_trace_reaches_the_raw_files_of_every_fixture(modeled):
     assert f"mmz4281/2324/E0.csv sha256 {sha256_of(modeled.shared / 'mmz4281/2324/E0.csv')}" in text
     assert "file on disk unchanged" in text
     assert "calibration " in text and "cut-off 2023-07-01" in text
+    # the form and baselines of the fixture's league-season, down to the canonical partitions they read
+    features = one["features"]["E0|2324"]
+    for asset in ("team_form_features", "league_baselines"):
+        assert features[asset]["inputs"].keys() == {"E0|2223", "E0|2324"} and features[asset]["data_version"]
+        assert f"{asset}[E0|2324] data version {features[asset]['data_version']}" in text
+    assert features["team_form_features"]["rows"] == 760
 
 
 def test_trace_says_what_it_cannot_find(modeled):

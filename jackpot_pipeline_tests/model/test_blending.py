@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import check_grad
+from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 
 from jackpot_pipeline.model import blending
@@ -206,3 +207,25 @@ def test_stacked_pool_on_real_odds_beats_the_weaker_source_next_season(shared_da
     assert pool.clipped_ and pool.market_share_ == pytest.approx(MAX_MARKET_WEIGHT)
     weaker, closing, observed = sources(test)
     assert log_loss(pool.predict(weaker, closing), observed) < log_loss(weaker, observed)
+
+
+def test_free_pool_recovers_negative_weights_and_outcome_biases() -> None:
+    """Free weights may lean against the model and sharpen the market; two outcome biases shift draw and away."""
+    rng = np.random.default_rng(7)
+    model, market, _ = _synthetic_pool_data(0.5, 0.5, 60_000, seed=7)
+    bias = np.array([0.0, 0.15, -0.1])
+    score = -0.1 * np.log(model) + 1.15 * np.log(market) + bias
+    truth = np.exp(score - logsumexp(score, axis=1, keepdims=True))
+    observed = _sample_outcomes(truth, rng)
+    pool = StackedPool(free=True).fit(model, market, observed)
+    assert pool.model_exponent_ == pytest.approx(-0.1, abs=0.06)
+    assert pool.market_exponent_ == pytest.approx(1.15, abs=0.08)
+    np.testing.assert_allclose(pool.outcome_bias_, bias, atol=0.05)
+    assert not pool.clipped_
+    capped = StackedPool().fit(model, market, observed)
+    assert pool.training_log_loss_ < capped.training_log_loss_
+    restored = StackedPool.from_dict(pool.to_dict())
+    np.testing.assert_array_equal(restored.predict(model[:50], market[:50]), pool.predict(model[:50], market[:50]))
+    gaps = market[:10].copy()
+    gaps[::2] = np.nan
+    np.testing.assert_array_equal(pool.predict(model[:10], gaps)[::2], model[:10][::2])

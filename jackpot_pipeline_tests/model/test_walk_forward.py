@@ -10,11 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.model.metrics import encode_outcomes, log_loss, ranked_probability_score
 from jackpot_pipeline.model.season_calibration import fit_season_calibration, match_prediction_rows
-from jackpot_pipeline.model.walk_forward import WalkForwardConfig, block_starts, walk_forward
+from jackpot_pipeline.model.walk_forward import (
+    BASELINE_WALK_FORWARD,
+    DEFAULT_WALK_FORWARD,
+    WalkForwardConfig,
+    block_starts,
+    walk_forward,
+    with_baseline,
+)
 from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
-from jackpot_pipeline.sources.leagues import season_window
+from jackpot_pipeline.sources.leagues import LOWER_DIVISION, season_window
+from jackpot_pipeline.steps.validation import paired_rps_difference
 from jackpot_pipeline_tests.conftest import SHARED_FOOTBALL_DATA
 
 BENCHMARK_LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1")
@@ -35,7 +44,11 @@ def canonical(league: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=None)
 def predictions(league: str, season: str) -> pd.DataFrame:
-    return walk_forward(canonical(league), season).predictions
+    """The pipeline's walk-forward (set A, the division below for promoted teams) with pure Dixon-Coles (A0)
+    beside it."""
+    lower = canonical(LOWER_DIVISION[league])
+    model = walk_forward(canonical(league), season, DEFAULT_WALK_FORWARD, lower).predictions
+    return with_baseline(model, walk_forward(canonical(league), season, BASELINE_WALK_FORWARD).predictions)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +82,18 @@ def test_set_a_beats_the_peer_on_the_reference_sample(benchmark_predictions):
     n, rps_a, _ = table["A"]
     assert n == 15827  # the same matches as penaltyblog's measurement in STYLE.md
     assert rps_a <= 0.2050  # penaltyblog's best configuration on these matches
-    assert table["market_close"][1] == pytest.approx(0.1983, abs=0.0005)
-    assert table["market_pre"][1] == pytest.approx(0.1990, abs=0.0005)
+    # pure Dixon-Coles as before; set A (shots on target, faster decay, less shrinkage, promoted teams from
+    # below) beats it on the same matches by 0.00073 ± 0.00013 (README, Modeling)
+    assert table["A0"][0] == n and table["A0"][1] == pytest.approx(0.2047, abs=0.0001)
+    assert rps_a == pytest.approx(0.20396, abs=0.00002)
+    scored = v.score_predictions(sample)
+    gain, gain_se, paired = paired_rps_difference(scored, "A", "A0")
+    assert paired == n and gain < -0.0006 and gain + 4 * gain_se < 0
+    # set G, the free pool of A and the pre-closing market fitted on earlier seasons, at or below the market
+    g_gap, g_se, g_paired = paired_rps_difference(scored, "G", "market_pre")
+    assert g_paired == 15826 and g_gap <= 0 and g_se < 0.00015
+    assert table["market_close"][1] == pytest.approx(0.1984, abs=0.0001)
+    assert table["market_pre"][1] == pytest.approx(0.1991, abs=0.0001)
     # blending with the (capped) market improves on the model alone; every set is a proper distribution
     assert table["B"][1] < rps_a and table["G"][1] < rps_a
     probs = sample[["prob_home", "prob_draw", "prob_away"]].dropna().to_numpy()
@@ -96,19 +119,24 @@ def test_calibration_never_worse_than_identity_on_the_next_season(benchmark_pred
     assert checked == len(BENCHMARK_LEAGUES) * len(ALL_SEASONS)
 
 
-def test_changing_one_result_changes_nothing_dated_before_it():
-    league = "E0"
-    matches = canonical(league).copy()
-    target = matches[(matches["season"] == "2223") & (matches["status"] == "played")].iloc[150]
-    changed_date = pd.Timestamp(target["match_date"])
+def _altered(matches: pd.DataFrame, season: str, position: int) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """``matches`` with one played result of ``season`` changed: 3 more home goals and 5 more home shots on target."""
+    target = matches[(matches["season"] == season) & (matches["status"] == "played")].iloc[position]
     altered = matches.copy()
     index = altered.index[altered["match_id"] == target["match_id"]][0]
-    altered.loc[index, ["home_goals", "away_goals", "result"]] = [target["home_goals"] + 3, target["away_goals"], "H"]
+    altered.loc[index, ["home_goals", "away_goals", "result", "home_shots_on_target"]] = [
+        target["home_goals"] + 3, target["away_goals"], "H", target["home_shots_on_target"] + 5]
+    return altered, pd.Timestamp(target["match_date"])
 
+
+@pytest.mark.parametrize("config", [DEFAULT_WALK_FORWARD, BASELINE_WALK_FORWARD], ids=["A", "A0"])
+def test_changing_one_result_changes_nothing_dated_before_it(config):
+    matches, lower = canonical("E0").copy(), canonical("E1")
+    altered, changed_date = _altered(matches, "2223", 150)
     probabilities = ["model_home", "model_draw", "model_away", "lambda_home", "lambda_away", "model_version"]
     for season in ("2223", "2324"):
-        before = walk_forward(matches, season)
-        after = walk_forward(altered, season)
+        before = walk_forward(matches, season, config, lower)
+        after = walk_forward(altered, season, config, lower)
         dates_before = pd.to_datetime(before.predictions["match_date"])
         dates_after = pd.to_datetime(after.predictions["match_date"])
         # bit for bit (no tolerance): every row dated before the changed match ...
@@ -132,6 +160,24 @@ def test_changing_one_result_changes_nothing_dated_before_it():
         )
         later = dates_before > changed_date
         assert (before.predictions.loc[later, "model_home"].to_numpy() != after.predictions.loc[later, "model_home"].to_numpy()).any()
+
+
+def test_a_lower_division_result_reaches_only_the_seasons_that_start_after_it():
+    """Promoted teams' priors read the division below up to the season's first block: a changed E1 result of
+    2022/23 leaves E0 2022/23 bit for bit unchanged and moves E0 2023/24 (Burnley, Sheffield United, Luton)."""
+    matches, lower = canonical("E0"), canonical("E1")
+    altered, changed_date = _altered(lower, "2223", 200)
+    assert changed_date > pd.Timestamp("2022-08-01")
+    same = walk_forward(matches, "2223", DEFAULT_WALK_FORWARD, lower), walk_forward(matches, "2223", DEFAULT_WALK_FORWARD, altered)
+    pd.testing.assert_frame_equal(same[0].predictions, same[1].predictions, check_exact=True)
+    pd.testing.assert_frame_equal(same[0].snapshots, same[1].snapshots, check_exact=True)
+    before = walk_forward(matches, "2324", DEFAULT_WALK_FORWARD, lower)
+    after = walk_forward(matches, "2324", DEFAULT_WALK_FORWARD, altered)
+    assert (before.predictions["model_version"] != after.predictions["model_version"]).all()
+    assert not np.array_equal(before.predictions["model_home"].to_numpy(), after.predictions["model_home"].to_numpy())
+    # and without the switch, the division below is not read at all
+    pure = walk_forward(matches, "2324", BASELINE_WALK_FORWARD, lower), walk_forward(matches, "2324", BASELINE_WALK_FORWARD, altered)
+    pd.testing.assert_frame_equal(pure[0].predictions, pure[1].predictions, check_exact=True)
 
 
 def test_every_prediction_uses_only_earlier_matches():

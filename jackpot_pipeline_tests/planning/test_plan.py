@@ -74,8 +74,8 @@ def test_an_empty_instance_plans_everything_and_runs_ingestion_first():
     current = state()
     found = pending(current)
     assert found["ingest"] == list(KEYS)
-    assert set(found) == {"ingest", "walk_forward", "calibration", "match_predictions", "validation_reports", "teams",
-                          "validation_summary", "model_registry", "data_freshness"}
+    assert set(found) == {"ingest", "walk_forward", "calibration", "match_predictions", "validation_reports",
+                          "form_features", "teams", "validation_summary", "model_registry", "data_freshness"}
     # besides ingestion, only what reads nothing pending may run: the calibration of the first season of
     # all (nothing starts before it)
     early = [(w.stage, w.partition) for w in plan(STAGES, current).pending if w.runnable and w.stage != "ingest"]
@@ -91,11 +91,12 @@ def test_after_everything_ran_nothing_is_stale_and_one_changed_file_is_one_chain
     found = pending(changed_source(done, "E0|2324"))
     assert found["ingest"] == ["E0|2324"] and found["walk_forward"] == ["E0|2324"]
     assert "calibration" not in found  # no season starts after 2023/24 here
-    assert set(found) - {"ingest", "walk_forward", "match_predictions", "validation_reports"} == {
+    assert found["form_features"] == ["E0|2324"]
+    assert set(found) - {"ingest", "walk_forward", "match_predictions", "validation_reports", "form_features"} == {
         "teams", "validation_summary", "model_registry", "data_freshness"}
     changed = changed_source(done, "E0|2324")
     (chain,) = next_runs(STAGES, plan(STAGES, changed), changed, {"league_season": KEYS})
-    assert chain.stages == ("ingest", "walk_forward", "match_predictions", "validation_reports")
+    assert chain.stages == ("ingest", "walk_forward", "match_predictions", "validation_reports", "form_features")
     assert chain.partitions == ("E0|2324",)
 
 
@@ -103,6 +104,7 @@ def test_an_older_season_reaches_later_windows_and_every_later_calibration():
     done = run_everything(state())
     found = pending(changed_source(done, "E0|2122"))
     assert found["walk_forward"] == ["E0|2122", "E0|2223", "E0|2324"]
+    assert found["form_features"] == ["E0|2122", "E0|2223"]  # form reaches one season back
     # calibration of every league-season starting after 2021/22 starts read E0 2021/22's predictions
     assert found["calibration"] == ["E0|2223", "E0|2324", "SP1|2223", "SP1|2324", "ARG|2022", "ARG|2023"]
     assert run_everything(changed_source(done, "E0|2122")) != done
@@ -143,7 +145,7 @@ def test_unpartitioned_stages_run_together_and_cards_wait_for_the_model():
     assert found["jackpot_predictions"] == ["j1"]
     blocked = [w for w in plan(STAGES, current).pending if w.stage == "jackpot_predictions"]
     assert not blocked[0].runnable  # teams, snapshots and calibration are pending
-    after_ingest = run_everything(current, stages=STAGES[:5])  # the league × season stages only
+    after_ingest = run_everything(current, stages=STAGES[:6])  # the league × season stages only
     runs = next_runs(STAGES, plan(STAGES, after_ingest), after_ingest, {"league_season": KEYS, "jackpot": ("j1",)})
     assert [r.stages for r in runs] == [("teams", "validation_summary", "model_registry", "data_freshness")]
     finished = run_everything(current)
@@ -163,7 +165,7 @@ def test_run_keys_name_the_work_and_its_inputs():
     other = changed_source(done, "E0|2324")
     other = dataclasses.replace(other, files={**other.files, "source": {**other.files["source"], "E0|2324": "v3"}})
     assert next_runs(STAGES, plan(STAGES, other), other, {"league_season": KEYS})[0].run_key != one.run_key
-    assert one.label() == "ingest+walk_forward+match_predictions+validation_reports E0|2324"
+    assert one.label() == "ingest+walk_forward+match_predictions+validation_reports+form_features E0|2324"
 
 
 def test_settings_are_part_of_the_fingerprint():
@@ -174,3 +176,18 @@ def test_settings_are_part_of_the_fingerprint():
     assert "published_matches" in stages_after("walk_forward") and "teams" not in stages_after("walk_forward")
     with pytest.raises(KeyError, match="no stage 'nope'"):
         stage_named("nope")
+
+
+def test_the_walk_forward_reads_the_division_below_for_promoted_teams():
+    keys = (*KEYS, "E1|2122", "E1|2223", "E1|2324")
+    done = run_everything(state(keys))
+    inputs = stage_named("walk_forward").inputs("E0|2324", done)
+    assert sorted(inputs) == [f"canonical_matches[{league}|{season}]" for league in ("E0", "E1")
+                              for season in ("2122", "2223", "2324")]
+    assert all(inputs.values())
+    # E1's own division below (E2) is not known here: its window is its own seasons
+    assert sorted(stage_named("walk_forward").inputs("E1|2324", done)) == [
+        "canonical_matches[E1|2122]", "canonical_matches[E1|2223]", "canonical_matches[E1|2324]"]
+    # a changed E1 season refits E0 from that season on, never earlier E0 seasons' windows
+    found = pending(changed_source(done, "E1|2324"))
+    assert found["walk_forward"] == ["E0|2324", "E1|2324"]

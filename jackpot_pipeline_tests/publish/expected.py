@@ -34,6 +34,8 @@ def expected_counts(workspace, jackpots: Sequence[str] = ()) -> dict[str, int]:
         + count(workspace, f"SELECT * FROM jackpot_predictions WHERE jackpot_id IN ({listed})"),
         "calibration_data": count(workspace, "SELECT * FROM calibration_curves"),
         "validation_results": count(workspace, "SELECT * FROM validation_reports"),
+        "team_form_features": count(workspace, "SELECT * FROM team_form_features"),
+        "league_baselines": count(workspace, "SELECT * FROM league_baselines"),
         "models": count(workspace, "SELECT DISTINCT league, model_version FROM model_registry"),
         "training_runs": count(workspace, "SELECT * FROM training_runs"),
         "jackpots": count(workspace, f"SELECT * FROM jackpots WHERE jackpot_id IN ({listed})"),

@@ -125,7 +125,7 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
     # one changed partition: one run through all its stages, then the unpartitioned tables, then the
     # partition's publication and the catalogue's
     assert [run["label"] for run in outcome.runs] == [
-        "ingest+walk_forward+calibration+match_predictions+validation_reports E0|2324",
+        "ingest+walk_forward+calibration+match_predictions+validation_reports+form_features E0|2324",
         "teams+validation_summary+model_registry+data_freshness",
         "publish_league_season E0|2324",
         "publish_catalog",
@@ -138,12 +138,14 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
         *((name, "E0|2324", chain) for name in (
             "raw_matches", "canonical_matches", "quarantined_rows", "ingestion_log", "withdrawn_matches",
             "team_strength_snapshots",
-            "uncalibrated_predictions", "calibration_curves", "match_predictions", "validation_reports")),
+            "uncalibrated_predictions", "calibration_curves", "match_predictions", "validation_reports",
+            "team_form_features", "league_baselines")),
         *((name, None, tables) for name in (
             "teams", "validation_summary", "model_registry", "training_runs", "data_freshness")),
         *((name, "E0|2324", published) for name in (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-            "published_match_predictions", "published_validation_results", "published_calibration_data")),
+            "published_match_predictions", "published_validation_results", "published_calibration_data",
+            "published_team_form_features", "published_league_baselines")),
         *((name, None, catalog) for name in ("published_leagues", "published_teams", "published_models")),
     }
     assert partitions == [("league_season", "E0|2324")]

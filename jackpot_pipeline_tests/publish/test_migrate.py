@@ -21,7 +21,7 @@ pytestmark = pytest.mark.postgres
 TABLES = {
     "leagues", "teams", "team_aliases", "matches", "ingestion_logs", "team_strength_snapshots", "models",
     "training_runs", "calibration_data", "validation_results", "jackpots", "jackpot_fixtures", "predictions",
-    "schema_migrations",
+    "schema_migrations", "team_form_features", "league_baselines",
 }
 
 

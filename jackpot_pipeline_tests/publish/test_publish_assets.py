@@ -15,7 +15,8 @@ pytestmark = pytest.mark.postgres
 
 PARTITIONS = ["ARG|2023", "ARG|2024", "E0|2324"]
 LEAGUE_SEASON_ASSETS = ("published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-                        "published_match_predictions", "published_validation_results", "published_calibration_data")
+                        "published_match_predictions", "published_validation_results", "published_calibration_data",
+                        "published_team_form_features", "published_league_baselines")
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def test_published_tables_equal_the_warehouse_and_republishing_changes_nothing(t
         league, season = partition.split("|")
         for warehouse_table, table in (("canonical_matches", "matches"), ("ingestion_log", "ingestion_logs"),
                                        ("team_strength_snapshots", "team_strength_snapshots"),
-                                       ("validation_reports", "validation_results"), ("calibration_curves", "calibration_data")):
+                                       ("validation_reports", "validation_results"), ("calibration_curves", "calibration_data"),
+                                       ("team_form_features", "team_form_features"), ("league_baselines", "league_baselines")):
             rows = two_leagues.sql(f"SELECT count(*) n FROM {warehouse_table} WHERE league = ? AND season = ?", [league, season])
             assert database.count(table, "league = %s AND season = %s", [league, season]) == rows["n"][0] > 0, (partition, table)
     assert database.count("matches", "league = 'E0'") == 380

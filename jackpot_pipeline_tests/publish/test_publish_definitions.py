@@ -17,7 +17,8 @@ from jackpot_pipeline.settings import PROJECT_ROOT
 PUBLISH_LIBRARY = PROJECT_ROOT / "jackpot_pipeline" / "publish"
 PUBLISH_JOBS = {"publish_league_season_job", "publish_catalog_job", "publish_jackpots_job"}
 LEAGUE_SEASON_ASSETS = {"published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-                        "published_match_predictions", "published_validation_results", "published_calibration_data"}
+                        "published_match_predictions", "published_validation_results", "published_calibration_data",
+                        "published_team_form_features", "published_league_baselines"}
 
 
 def test_the_publish_library_never_imports_dagster():

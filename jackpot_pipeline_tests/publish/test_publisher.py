@@ -298,3 +298,28 @@ def test_pooled_rows_with_a_null_league_form_their_own_partition(migrated):
         ).fetchall()
     assert (first.inserted, again.deleted, again.updated) == (2, 1, 1)
     assert rows == [("E0", "A", 0.2), ("E0", "market_close", 0.2), ("pooled", "market_close", 0.19)]
+
+
+def test_form_features_and_baselines_publish_once_and_follow_a_revision(migrated, shared_data):
+    from jackpot_pipeline.model.form import league_baselines, team_form_features
+    from jackpot_pipeline.publish.postgres import publish_league_baselines, publish_team_form_features
+
+    matches = pd.concat([canonical(shared_data, f"mmz4281/{s}/E0.csv", "E0", s) for s in ("2223", "2324")], ignore_index=True)
+    form, baselines = team_form_features(matches, "E0", "2324"), league_baselines(matches, "E0", "2324")
+    writer = migrated.roles.writer
+    with migrated.connect() as connection:
+        assert publish_team_form_features(connection, form, "E0", "2324", role=writer).inserted == 760
+        assert publish_league_baselines(connection, baselines, "E0", "2324", role=writer).inserted == len(baselines)
+        again = publish_team_form_features(connection, form, "E0", "2324", role=writer)
+        assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+        # a corrected result changes the form of the two teams' later matches only
+        played = matches[(matches["season"] == "2324") & (matches["status"] == "played")]
+        target = played.iloc[-20]
+        revised = matches.copy()
+        revised.loc[revised["match_id"] == target["match_id"], ["home_goals", "result"]] = [target["home_goals"] + 4, "H"]
+        changed = publish_team_form_features(connection, team_form_features(revised, "E0", "2324"), "E0", "2324", role=writer)
+        assert changed.inserted == changed.deleted == 0 and 0 < changed.updated < 40
+        set_ids = connection.execute("SELECT 'A0'::jackpot.set_id").fetchone()
+        assert set_ids == ("A0",)
+    assert migrated.count("team_form_features", "league = 'E0' AND season = '2324'") == 760
+    assert migrated.count("league_baselines") == len(baselines)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.model.season_calibration import SeasonCalibration
+from jackpot_pipeline.model.walk_forward import BASELINE_WALK_FORWARD, walk_forward
 from jackpot_pipeline.reporting import Markdown
 from jackpot_pipeline.steps.modeling import (
     calibration_groups,
@@ -64,7 +66,13 @@ def test_the_modeling_steps_chain_with_content_versions(modeled):
     assert isinstance(calibrated.metadata["calibration_curves"]["table"], Markdown)
     assert SeasonCalibration.from_row(calibrated.frames["calibration_curves"].iloc[0].to_dict()).season == "2324"
     long = predicted.frames["match_predictions"]
-    assert len(long) == 380 * 9 and predicted.metadata["match_predictions"]["matches"] == 380
+    assert len(long) == 380 * 10 and predicted.metadata["match_predictions"]["matches"] == 380  # A0, A-G, 2 markets
+    assert sorted(long["set_id"].unique()) == ["A", "A0", "B", "C", "D", "E", "F", "G", "market_close", "market_pre"]
+    a0 = long[long["set_id"] == "A0"].set_index("match_id")
+    baseline = walk_forward(matches, "2324", BASELINE_WALK_FORWARD).predictions.set_index("match_id")
+    np.testing.assert_array_equal(a0.loc[baseline.index, "prob_home"].to_numpy(), baseline["model_home"].to_numpy())
+    a = long[long["set_id"] == "A"].set_index("match_id")
+    assert not np.array_equal(a.loc[baseline.index, "prob_home"].to_numpy(), baseline["model_home"].to_numpy())
     assert walk_forward_step(matches.head(0), "E0", "2324").versions == {"team_strength_snapshots": "empty",
                                                                           "uncalibrated_predictions": "empty"}
     with pytest.raises(LookupError, match="E0\\|2324: calibration_curves has no row"):
@@ -94,13 +102,19 @@ def test_reports_and_summary_score_the_stored_predictions(modeled):
     long = predicted.frames["match_predictions"]
     report = validation_report_step(long, "E0", "2324")
     frame = report.frames["validation_reports"]
-    assert sorted(frame["set_id"]) == sorted(["A", "B", "C", "D", "E", "F", "G", "market_close", "market_pre"])
+    assert frame["set_id"].tolist() == ["A0", "A", "B", "C", "D", "E", "F", "G", "market_pre", "market_close"]
     assert (frame["n"] == 380).all()
     assert report.metadata["validation_reports"]["reliability_diagram"].startswith("![reliability E0 2324](data:image/png")
     empty = validation_report_step(long.head(0), "E0", "2324")
     assert empty.frames["validation_reports"].empty and "no predictions" in empty.metadata["validation_reports"]["note"]
     summary = summary_step(long)
     assert summary.metadata["validation_summary"]["headline_partitions_present"] == 1
+    gain = summary.metadata["validation_summary"]
+    a_rows = frame.set_index("set_id")
+    # one league-season, every match paired: the gain is the difference of the two means
+    assert gain["headline_matches_A_and_A0"] == 280
+    assert gain["headline_rps_A_minus_A0"] < 0 and gain["headline_rps_A_minus_A0_se"] > 0
+    assert set(a_rows.index) >= {"A0", "A"}
     assert set(summary.frames["validation_summary"]["scope"]) == {"headline", "league", "league_season"}
 
 

@@ -12,7 +12,9 @@ Read from what was recorded, never re-computed:
 4. per input partition, the ``ingestion_log`` entry with that data version: the raw CSV's path and
    sha256 (cross-checked with ``canonical_matches.source_sha256`` and the file now on disk);
 5. the calibration map: ``calibration_curves`` row (version, method, scope, training window) and its
-   partition's recorded inputs.
+   partition's recorded inputs;
+6. the ``team_form_features`` and ``league_baselines`` partitions of the fixture's league-season in effect
+   then, with the ``canonical_matches`` versions they were computed from.
 
 Anything that cannot be found (a pruned run, a re-materialised partition) is reported as missing with
 the reason, never guessed.
@@ -173,6 +175,26 @@ def _snapshot(connection, instance: DagsterInstance, settings: Settings, row: pd
     return entry
 
 
+FEATURE_ASSETS = ("team_form_features", "league_baselines")
+
+
+def _features(instance: DagsterInstance, partition: str, before: float | None) -> dict[str, Any]:
+    """The form and baseline partitions of the fixture's league-season in effect when the jackpot was finalised:
+    run, data version and the canonical_matches partitions (with data versions) they were computed from."""
+    entry: dict[str, Any] = {"key": partition}
+    for asset in FEATURE_ASSETS:
+        materialization = _materialization(instance, asset, partition, before=before)
+        if materialization is None:
+            entry[asset] = {"problem": f"no materialization of {asset}[{partition}] before the jackpot in this instance"}
+            continue
+        entry[asset] = {
+            **{k: v for k, v in materialization.items() if k not in ("metadata", "epoch")},
+            "rows": materialization["metadata"].get("rows"),
+            "inputs": _input_partitions(materialization["metadata"].get("input_data_versions") or {}, "canonical_matches"),
+        }
+    return entry
+
+
 def _calibration(connection, instance: DagsterInstance, row: pd.Series, before: float | None) -> dict[str, Any] | None:
     league, season = row["league"], row["season"]
     if row["model_version"] is None or pd.isna(row["model_version"]):
@@ -228,6 +250,7 @@ def trace_jackpot(settings: Settings, instance: DagsterInstance, jackpot_id: str
         before = finalising["epoch"] if finalising else finalised_epoch
         snapshots: dict[str, dict[str, Any]] = {}
         calibrations: dict[str, dict[str, Any]] = {}
+        features: dict[str, dict[str, Any]] = {}
         fixtures = []
         for _, row in rows.iterrows():
             entry: dict[str, Any] = {
@@ -246,7 +269,13 @@ def trace_jackpot(settings: Settings, instance: DagsterInstance, jackpot_id: str
                 "model_version": row["model_version"],
                 "snapshot": None,
                 "calibration": None,
+                "features": None,
             }
+            if isinstance(row["league"], str) and isinstance(row["season"], str):
+                feature_key = f"{row['league']}|{row['season']}"
+                if feature_key not in features:
+                    features[feature_key] = _features(instance, feature_key, before)
+                entry["features"] = feature_key
             if row["model_version"] is not None and not pd.isna(row["model_version"]):
                 key = f"{row['snapshot_league']}|{row['snapshot_season']}@{pd.Timestamp(row['snapshot_as_of']).date().isoformat()}"
                 if key not in snapshots:
@@ -271,6 +300,7 @@ def trace_jackpot(settings: Settings, instance: DagsterInstance, jackpot_id: str
         "fixtures": fixtures,
         "snapshots": snapshots,
         "calibrations": calibrations,
+        "features": features,
     }
     return to_jsonable(trace)
 
@@ -357,4 +387,15 @@ def format_trace(trace: dict[str, Any]) -> str:
                 lines.append(f"  calibration {version} ({calibration['key']})")
             if calibration.get("problem"):
                 lines.append(f"         ! {calibration['problem']}")
+        feature_key = fixture.get("features")
+        if feature_key is not None:
+            for asset, found in trace["features"][feature_key].items():
+                if asset == "key":
+                    continue
+                if "problem" in found:
+                    lines.append(f"  {asset}[{feature_key}]  ! {found['problem']}")
+                    continue
+                inputs = ", ".join(f"{p} {_short(v)}" for p, v in sorted(found["inputs"].items()))
+                lines.append(f"  {asset}[{feature_key}] data version {found['data_version']} "
+                             f"(run {_short(found['run_id'])}) from canonical_matches {inputs}")
     return "\n".join(lines)

@@ -14,11 +14,13 @@ from jackpot_pipeline.defs.batch import backfill_policy, partition_keys, refuse_
 from jackpot_pipeline.defs.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
+from jackpot_pipeline.model.form import FORM_CODE_VERSION
 from jackpot_pipeline.model.walk_forward import WALK_FORWARD_CODE_VERSION
 from jackpot_pipeline.planning.pipeline import CALIBRATION_CODE_VERSION, MATCH_PREDICTIONS_CODE_VERSION, stage_named
 from jackpot_pipeline.steps.modeling import (
     calibration_groups,
     calibration_partitions,
+    form_features_partition,
     match_predictions_partition,
     walk_forward_partition,
 )
@@ -56,6 +58,36 @@ def walk_forward_league_season(context: AssetExecutionContext, warehouse: Wareho
     done = map_in_processes(partial(_walk_forward, warehouse.root), [(key, inputs[key][1]) for key in keys])
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_strength_snapshots", "uncalibrated_predictions"), WALK_FORWARD_CODE_VERSION))
+
+
+def _form_features(root: str, task):
+    partition, inputs = task
+    return form_features_partition(root, partition, inputs)
+
+
+@multi_asset(
+    name="form_features_league_season",
+    specs=[
+        AssetSpec("team_form_features", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
+                  group_name=GROUP, code_version=FORM_CODE_VERSION, skippable=True,
+                  description="Per match and side: the team's last-5 / last-10 points, goals and shots on target for "
+                  "and against, home and away splits and rest days, from its matches dated strictly before."),
+        AssetSpec("league_baselines", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
+                  group_name=GROUP, code_version=FORM_CODE_VERSION, skippable=True,
+                  description="Per match date: the season's draw rate, home- and away-win rates, goals per match and "
+                  "home advantage over its matches dated strictly before."),
+    ],
+    partitions_def=league_season_partitions,
+    backfill_policy=backfill_policy(5),
+    can_subset=False,
+)
+def form_features_league_season(context: AssetExecutionContext, warehouse: WarehouseResource):
+    refuse_chained_batches(context, "form_features")
+    keys = partition_keys(context)
+    inputs = current_inputs(context.instance, stage_named("form_features"), keys)
+    done = map_in_processes(partial(_form_features, warehouse.root), [(key, inputs[key][1]) for key in keys])
+    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
+                                 dict.fromkeys(("team_form_features", "league_baselines"), FORM_CODE_VERSION))
 
 
 def _calibrate(root: str, task):
@@ -107,4 +139,4 @@ def match_predictions(context: AssetExecutionContext, warehouse: WarehouseResour
                                  {"match_predictions": MATCH_PREDICTIONS_CODE_VERSION})
 
 
-modeling_assets = [walk_forward_league_season, calibration_curves, match_predictions]
+modeling_assets = [walk_forward_league_season, form_features_league_season, calibration_curves, match_predictions]

@@ -25,10 +25,12 @@ from jackpot_pipeline.publish.postgres import (
     publish_calibration_data,
     publish_ingestion_logs,
     publish_jackpot,
+    publish_league_baselines,
     publish_leagues,
     publish_match_predictions,
     publish_matches,
     publish_models,
+    publish_team_form_features,
     publish_team_strength_snapshots,
     publish_teams,
     publish_validation_results,
@@ -46,17 +48,21 @@ LEAGUE_SEASON_TABLES = {
     "published_match_predictions": ("match_predictions", publish_match_predictions),
     "published_validation_results": ("validation_reports", publish_validation_results),
     "published_calibration_data": ("calibration_curves", publish_calibration_data),
+    "published_team_form_features": ("team_form_features", publish_team_form_features),
+    "published_league_baselines": ("league_baselines", publish_league_baselines),
 }
 _DESCRIPTIONS = {
     "published_matches": "canonical_matches of the partition in jackpot.matches (upsert on match_id).",
     "published_ingestion_logs": "ingestion_log of the partition in jackpot.ingestion_logs (delete and insert).",
     "published_team_strength_snapshots": "team_strength_snapshots of the partition (upsert on the primary key; missing "
     "teams are added first).",
-    "published_match_predictions": "match_predictions of the partition (sets A-G, market_pre, market_close) in "
+    "published_match_predictions": "match_predictions of the partition (sets A0, A-G, market_pre, market_close) in "
     "jackpot.predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
     "odds) cannot satisfy the table's CHECKs and are skipped, counted in metadata.",
     "published_validation_results": "validation_reports of the partition in jackpot.validation_results.",
     "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_data.",
+    "published_team_form_features": "team_form_features of the partition in jackpot.team_form_features.",
+    "published_league_baselines": "league_baselines of the partition in jackpot.league_baselines.",
 }
 
 

@@ -31,7 +31,8 @@ from jackpot_pipeline.defs.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
 from jackpot_pipeline.model import validation as v
-from jackpot_pipeline.model.walk_forward import WALK_FORWARD_CODE_VERSION
+from jackpot_pipeline import tracking
+from jackpot_pipeline.model.walk_forward import DEFAULT_WALK_FORWARD, WALK_FORWARD_CODE_VERSION
 from jackpot_pipeline.planning.pipeline import MATCH_PREDICTIONS_CODE_VERSION, VALIDATION_CODE_VERSION, stage_named
 from jackpot_pipeline.steps.modeling import frame_version, save
 from jackpot_pipeline.steps.parallel import map_in_processes
@@ -44,6 +45,7 @@ from jackpot_pipeline.steps.validation import (
     ReportSettings,
     SummarySettings,
     freshness_step,
+    headline_evaluation,
     register_models as register,
     summary_step,
     training_windows,
@@ -146,6 +148,10 @@ def validation_summary(context: AssetExecutionContext, config: SummaryConfig, wa
     output = summary_step(predictions, config.settings())
     yield from report_partitions(context, {None: save(warehouse.store, None, output)}, inputs,
                                  {"validation_summary": VALIDATION_CODE_VERSION})
+    if tracking.enabled() and len(predictions):
+        by_season, pooled, png = headline_evaluation(predictions, config.settings())
+        tracking.record_experiment("pipeline", stage_named("walk_forward").settings, by_season, pooled, png,
+                                   dagster_run_id=context.run.run_id, model_version=DEFAULT_WALK_FORWARD.fingerprint())
     status = output.metadata["validation_summary"]["overall_status"]
     yield AssetCheckResult(check_name="model_health_not_critical", passed=status != "critical",
                            severity=AssetCheckSeverity.WARN, description=f"overall status: {status}",
@@ -184,6 +190,8 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
     )
     store.append("model_registry", update.registry_rows)
     store.append("training_runs", update.training_rows)
+    if tracking.enabled():
+        tracking.mirror_promotions(update.registry_rows)
     events = int(update.registry["event_id"].max()) if len(update.registry) else 0
     results = {"model_registry": Materialized(f"events-{events}", update.metadata["model_registry"]),
                "training_runs": Materialized(frame_version(update.training_rows), update.metadata["training_runs"])}
