@@ -244,7 +244,7 @@ class ProgressBars(StageLines):
         self.progress = Progress(
             SpinnerColumn(finished_text="✓"), TextColumn("{task.description:<13}"), BarColumn(),
             MofNCompleteColumn(), TextColumn("{task.fields[unit]}"), RateColumn(), TimeElapsedColumn(),
-            TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False,
+            TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"), console=self.console, transient=False,
         )
         self._tasks: dict[str, object] = {}
         self._running: set[str] = set()
