@@ -311,7 +311,7 @@ def _cards(store: Warehouse, data_dir: Path, set_id: str) -> list[CardSummary]:
         paths = export_paths(Path(data_dir) / "exports", jackpot.jackpot_id)
         n_scored, correct = scored.get(jackpot.jackpot_id, (None, None))
         cards.append(CardSummary(jackpot.jackpot_id, jackpot.name, jackpot.status, set_id, fixtures,
-                                 [str(p) for p in (paths.json, paths.csv) if p.is_file()], n_scored, correct))
+                                 [_shown(p) for p in (paths.json, paths.csv) if p.is_file()], n_scored, correct))
     return cards
 
 
@@ -412,7 +412,7 @@ def _render_data(data: DataOverview | None, run: RunRecord | None) -> list[str]:
     if data.freshness:
         behind = ", ".join(f"{f.league} {f.last_match_date}" + (f" ({f.days_behind} days ago)" if f.days_behind is not None else "")
                            for f in data.freshness)
-        lines.append(f"  last played match: {behind}")
+        lines += _wrap(f"last played match: {behind}", 2)
     lines += [*_wrap(f"freshness: {data.freshness_note}", 2), ""]
     return lines
 
