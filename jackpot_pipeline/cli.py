@@ -96,6 +96,7 @@ def command_run(settings: Settings, fetch: bool = True, *, verbose: bool = False
         store.remove_stale_temporaries()
         if not catalog_is_current(store, settings.warehouse_path):
             write_catalog(store, settings.warehouse_path)
+        display.preparing("planning")
         with DagsterInstance.get() as instance:
             # without --verbose the runs' own log lines stay in the instance (the UI shows them), off the screen
             outcome = run_pipeline(build_definitions(settings), settings, instance, display=display,

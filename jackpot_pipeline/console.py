@@ -10,6 +10,8 @@ the steps announce each partition they finish (:mod:`jackpot_pipeline.steps.prog
 
 from __future__ import annotations
 
+import io
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
@@ -48,6 +50,7 @@ class RunDisplay:
     def __init__(self, log: Callable[[str], None] = print, *, partitions: bool = False):
         self.log = log
         self.partitions = partitions
+        self.owned_stream: TextIO | None = None  # closed with the display
 
     def __enter__(self) -> RunDisplay:
         return self
@@ -68,6 +71,9 @@ class RunDisplay:
     def fetch_finished(self, summary: str, seconds: float) -> None:
         self.log(summary)
 
+    def preparing(self, what: str) -> None:
+        """Work before the first plan (loading the definitions, reading the instance) that has no count."""
+
     def planned(self, pending: Mapping[str, int]) -> None:
         pass
 
@@ -84,6 +90,12 @@ class RunDisplay:
         self.log(f"{label} ({seconds:.1f}s) {'ok' if error is None else 'FAILED: ' + error}")
 
     def close(self) -> None:
+        self._finish()
+        if self.owned_stream is not None:
+            self.owned_stream.close()
+            self.owned_stream = None
+
+    def _finish(self) -> None:
         pass
 
 
@@ -209,7 +221,7 @@ class StageLines(RunDisplay):
             self._printed.add(group)
             self.log(self.tally.line(group))
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         for group, _ in DISPLAY_GROUPS:
             if group != "fetch" and self.tally.done.get(group):
                 self._flush(group)
@@ -249,14 +261,18 @@ class ProgressBars(StageLines):
         self._tasks: dict[str, object] = {}
         self._running: set[str] = set()
         self._started = False
+        self._waiting = None
 
     def _print(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False)
 
-    def _bar(self, group: str):
+    def _start(self) -> None:
         if not self._started:
             self.progress.start()
             self._started = True
+
+    def _bar(self, group: str):
+        self._start()
         if group not in self._tasks:
             # started when its first run starts, so elapsed and time left count its own work only
             self._tasks[group] = self.progress.add_task(group, total=self.tally.total.get(group) or None,
@@ -290,7 +306,14 @@ class ProgressBars(StageLines):
         for detail in summary.splitlines()[1:]:
             self._print(detail)
 
+    def preparing(self, what: str) -> None:
+        self._start()
+        self._waiting = self.progress.add_task(what, total=None, unit="")
+
     def planned(self, pending: Mapping[str, int]) -> None:
+        if self._waiting is not None:
+            self.progress.remove_task(self._waiting)
+            self._waiting = None
         changed = set(self.tally.planned(pending))
         for group, _ in DISPLAY_GROUPS:  # the bars of all planned stages appear at once, in pipeline order
             if group in changed:
@@ -306,17 +329,37 @@ class ProgressBars(StageLines):
         if error:
             self._print(f"FAILED {label}: {error.splitlines()[0]}")
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         if self._started:
             self.progress.stop()
         elif not self._ran:
             self._print("nothing to compute: every configured partition is current")
 
 
-def choose_display(stream: TextIO, *, verbose: bool = False, log: Callable[[str], None] = print) -> RunDisplay:
-    """Verbose: today's lines per run and partition; a terminal: live bars; anything else: a line per stage."""
+def own_stream(stream: TextIO) -> TextIO:
+    """A stream on a duplicate of ``stream``'s file descriptor. While a step runs, Dagster captures descriptors
+    1 and 2 into the run's compute logs and echoes them later: what a display writes through its own
+    descriptor reaches the screen at once, in order, and stays out of the compute logs."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return stream
+    stream.flush()
+    return os.fdopen(os.dup(descriptor), "w", encoding=getattr(stream, "encoding", None) or "utf-8", buffering=1)
+
+
+def choose_display(stream: TextIO, *, verbose: bool = False) -> RunDisplay:
+    """Verbose: a line per run and partition; a terminal: live bars; anything else: a line per stage."""
+    out = own_stream(stream)
+
+    def log(text: str) -> None:
+        print(text, file=out, flush=True)
+
     if verbose:
-        return RunDisplay(log, partitions=True)
-    if stream.isatty():
-        return ProgressBars(stream)
-    return StageLines(log)
+        display = RunDisplay(log, partitions=True)
+    elif stream.isatty():
+        display = ProgressBars(out)
+    else:
+        display = StageLines(log)
+    display.owned_stream = out if out is not stream else None
+    return display

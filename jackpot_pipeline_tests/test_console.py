@@ -23,6 +23,8 @@ def _pipeline(display: RunDisplay, pause: float = 0.0) -> None:
     for key in KEYS:
         display.file_fetched(f"[1/4] mmz4281/{key[-4:]}/{key[:2]}.csv: unchanged")
     display.fetch_finished("fetch: 0 new, 0 changed, 4 unchanged, 0 missing, 0 failed", 0.2)
+    display.preparing("planning")
+    time.sleep(pause)
     display.planned({"ingest": 4, "walk_forward": 4, **dict.fromkeys(TABLES, 1)})
     display.run_started("ingest E0|2223..E1|2324 (4)", ("ingest",), KEYS)
     for key in KEYS:
@@ -105,6 +107,7 @@ def test_a_terminal_gets_live_bars_that_stay_on_screen():
                          ("tables", "4/4 tables")):
         assert re.search(rf"✓ {stage}\s+━+\s+{count}", final), final
     assert "elapsed," in final and "left" in final
+    assert "planning" in plain and "planning" not in final  # shown until the first plan, then gone
 
 
 def test_verbose_or_a_pipe_chooses_lines():
