@@ -26,8 +26,8 @@ from jackpot_pipeline.defs.orchestration import (
 )
 from jackpot_pipeline.defs.publish import ROLE_PREFIX_VARIABLE, PostgresResource, postgres_enabled
 from jackpot_pipeline.defs.state import add_partitions, partition_key_order, runs_in_progress, scan_cards, scan_sources
-from jackpot_pipeline.planning.plan import RunPlan
 from jackpot_pipeline.console import RunDisplay
+from jackpot_pipeline.planning.plan import RunPlan
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
 from jackpot_pipeline.run_summary import RunRecord
 from jackpot_pipeline.settings import Settings
@@ -36,12 +36,12 @@ from jackpot_pipeline.steps.parallel import keep_workers_between_batches
 from jackpot_pipeline.steps.progress import listening
 from jackpot_pipeline.warehouse.store import Warehouse
 
-# The run's events still reach the instance (and the UI); only the console echo is quietened.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
 def run_config(console_log_level: str) -> dict:
+    """The run's events still reach the instance (and the UI); only the console echo is quietened."""
     return {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
+
+
+QUIET_RUN_CONFIG = run_config("ERROR")
 
 
 @dataclass
@@ -55,7 +55,6 @@ class RunOutcome:
     left_alone: list[str] = field(default_factory=list)  # stale work that failed earlier with the same inputs
     stage_partitions: dict[str, int] = field(default_factory=dict)  # stage -> partitions computed
     configured: list[str] = field(default_factory=list)  # league × season partitions with a source file
-    jackpots: list[str] = field(default_factory=list)  # cards found
     stage_done: dict[str, list[str | None]] = field(default_factory=dict)  # stage -> partitions stored this time
     stage_failed: dict[str, list[str | None]] = field(default_factory=dict)  # stage -> partitions that failed
     left_alone_work: list[tuple[str, str | None]] = field(default_factory=list)  # (stage, partition)
@@ -135,7 +134,6 @@ def run_pipeline(
     cards = scan_cards(settings.jackpots_dir)
     outcome.skipped_files = [*sources.problems, *(f"card: {p}" for p in cards.problems)]
     outcome.configured = sorted(sources.versions, key=partition_key_order)
-    outcome.jackpots = sorted(cards.cards)
     add_partitions(instance, sources.versions, cards.cards)
     stages = pipeline_stages(publish_target())
     attempts: dict = {}
