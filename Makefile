@@ -7,20 +7,24 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: install run test dev workers bench experiments check-defs clean
 
+# The install steps keep what they print in $(VENV)/install.log and show it only when a step fails.
+QUIETLY = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --upgrade pip $(QUIETLY)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "installing the project and its pinned dependencies into $(VENV) (a few minutes, once)"
+	@$(BIN)/python -m pip install --quiet -e ".[dev]" $(QUIETLY)
 	@touch $@
 
 # (Re)writes $(DAGSTER_HOME)/dagster.yaml from deploy/ on every call: JACKPOT_INSTANCE may have changed.
 install: $(VENV)/.installed
-	@$(BIN)/python -m jackpot_pipeline.publish.instance >/dev/null
+	@$(BIN)/python -m jackpot_pipeline.publish.instance >/dev/null 2>$(VENV)/install.log || { cat $(VENV)/install.log; exit 1; }
 
 run: install
-	$(BIN)/jackpot-pipeline run
+	@$(BIN)/jackpot-pipeline run
 
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q

@@ -1,4 +1,4 @@
-"""``jackpot-pipeline``: fetch the configured CSVs, ingest what changed, print a summary."""
+"""``jackpot-pipeline``: fetch the configured CSVs, bring the pipeline up to date, print a summary."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ def command_fetch(settings: Settings, quiet: bool = False, *, policy=None) -> in
     """Download the configured files; 1 when a file failed (its previous copy is kept) or the
     seasons could not be worked out, 0 otherwise (a file the publisher lacks is only reported).
     ``policy``: a :class:`~jackpot_pipeline.sources.fetch.RetryPolicy` (default: the module's)."""
+    return fetch_configured(settings, quiet, policy=policy)[0]
+
+
+def fetch_configured(settings: Settings, quiet: bool = False, *, policy=None, display=None) -> tuple[int, str | None]:
+    """:func:`command_fetch`'s exit code and the fetch report's summary; ``display``: a
+    :class:`~jackpot_pipeline.console.RunDisplay` that shows the files as they come (instead of printing)."""
+    import time
+
     from jackpot_pipeline.sources.fetch import DEFAULT_RETRY, FetchError, fetch_files, source_files
     from jackpot_pipeline.sources.leagues import SeasonError
 
@@ -42,73 +50,61 @@ def command_fetch(settings: Settings, quiet: bool = False, *, policy=None) -> in
         seasons = settings.seasons()
     except (FetchError, SeasonError) as error:
         print(f"fetch: cannot work out the seasons to fetch: {error}", file=sys.stderr)
-        return 1
+        return 1, None
     files = source_files(settings.base_url, settings.leagues, seasons)
-    print(f"fetching {len(files)} file(s) of {len(settings.leagues)} league(s) from {settings.base_url} "
-          f"into {settings.raw_dir}")
-    report = fetch_files(files, settings.raw_dir, progress=None if quiet else print, policy=policy or DEFAULT_RETRY)
-    print(report.summary())
-    return 0 if report.ok else 1
+    started = time.perf_counter()
+    if display is None:
+        print(f"fetching {len(files)} file(s) of {len(settings.leagues)} league(s) from {settings.base_url} "
+              f"into {settings.raw_dir}")
+        progress = None if quiet else print
+    else:
+        display.fetch_started(len(files))
+        progress = display.file_fetched
+    report = fetch_files(files, settings.raw_dir, progress=progress, policy=policy or DEFAULT_RETRY)
+    if display is None:
+        print(report.summary())
+    else:
+        display.fetch_finished(report.summary(), time.perf_counter() - started)
+    return (0 if report.ok else 1), report.summary()
 
 
-def print_summary(settings: Settings, outcome=None) -> None:
-    from jackpot_pipeline.warehouse.store import Warehouse
+def print_summary(settings: Settings, record=None, *, as_json: bool = False) -> None:
+    """The closing summary of the warehouse (and of the run ``record``, else of the last run recorded)."""
+    from jackpot_pipeline.run_summary import build_summary, render_summary, summary_json
 
-    store = Warehouse(settings.warehouse_root)
-    if not store.exists("raw_matches"):
-        print(f"no warehouse at {settings.warehouse_root} yet")
-        return
-    rows = store.query(
-        """
-        WITH raw AS (SELECT league, season, count(*) AS lines, count(*) FILTER (row_kind = 'blank') AS blank
-                     FROM raw_matches GROUP BY ALL),
-             canonical AS (SELECT league, season, count(*) AS canonical FROM canonical_matches GROUP BY ALL),
-             quarantined AS (SELECT league, season, count(*) AS quarantined FROM quarantined_rows GROUP BY ALL)
-        SELECT raw.league, raw.season, raw.lines, coalesce(canonical, 0), coalesce(quarantined, 0), raw.blank
-        FROM raw LEFT JOIN canonical USING (league, season) LEFT JOIN quarantined USING (league, season)
-        ORDER BY raw.league, raw.season
-        """
-    ).itertuples(index=False, name=None)
-    rows = list(rows)
-    print(f"\n{'partition':<12}{'lines':>8}{'canonical':>11}{'quarantined':>13}{'blank':>7}")
-    for league, season, lines, canonical, quarantined, blank in rows:
-        print(f"{league + '|' + season:<12}{lines:>8}{canonical:>11}{quarantined:>13}{blank:>7}")
-    totals = [sum(r[i] for r in rows) for i in (2, 3, 4, 5)]
-    print(f"{'total':<12}{totals[0]:>8}{totals[1]:>11}{totals[2]:>13}{totals[3]:>7}  ({len(rows)} partitions)")
-    if outcome is not None:
-        print(f"\n{len(outcome.runs)} run(s), {sum(1 for r in outcome.runs if not r['success'])} failed; "
-              f"checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed, "
-              f"{len(outcome.check_warnings)} warning(s)")
-        for key, message in outcome.failed.items():
-            print(f"  FAILED {key}: {message}")
-        for failure in outcome.checks_failed:
-            print(f"  CHECK FAILED {failure}")
-        for warning in outcome.check_warnings:
-            print(f"  warning: {warning}")
-        for item in outcome.left_alone:
-            print(f"  left alone (failed earlier with the same inputs): {item}")
-        for problem in outcome.skipped_files:
-            print(f"  skipped: {problem}")
+    summary = build_summary(settings.data_dir, settings.warehouse_root, settings.warehouse_path, record)
+    print(summary_json(summary) if as_json else render_summary(summary), end="" if not as_json else "\n")
 
 
-def command_run(settings: Settings, fetch: bool = True) -> int:
+def command_run(settings: Settings, fetch: bool = True, *, verbose: bool = False) -> int:
+    import time
+
     from dagster import DagsterInstance
 
+    from jackpot_pipeline.console import choose_display
     from jackpot_pipeline.definitions import build_definitions
     from jackpot_pipeline.defs.local_runs import run_pipeline
     from jackpot_pipeline.warehouse.store import Warehouse, catalog_is_current, write_catalog
 
+    started = time.perf_counter()
     ensure_dagster_home()
-    fetched = command_fetch(settings, quiet=True) if fetch else 0
-    if fetched:
-        print("fetch failed for some files (listed above): running on the copies in data/raw", file=sys.stderr)
-    store = Warehouse(settings.warehouse_root)
-    store.remove_stale_temporaries()
-    if not catalog_is_current(store, settings.warehouse_path):
-        write_catalog(store, settings.warehouse_path)
-    with DagsterInstance.get() as instance:
-        outcome = run_pipeline(build_definitions(settings), settings, instance)
-    print_summary(settings, outcome)
+    with choose_display(sys.stdout, verbose=verbose) as display:
+        fetched, fetch_summary = fetch_configured(settings, quiet=True, display=display) if fetch else (0, None)
+        if fetched:
+            display.message("fetch failed for some files (listed above): running on the copies in data/raw")
+        store = Warehouse(settings.warehouse_root)
+        store.remove_stale_temporaries()
+        if not catalog_is_current(store, settings.warehouse_path):
+            write_catalog(store, settings.warehouse_path)
+        display.preparing("planning")
+        with DagsterInstance.get() as instance:
+            # without --verbose the runs' own log lines stay in the instance (the UI shows them), off the screen
+            outcome = run_pipeline(build_definitions(settings), settings, instance, display=display,
+                                   console_log_level="ERROR" if verbose else "CRITICAL")
+    record = outcome.record(seconds=time.perf_counter() - started, fetch=fetch_summary)
+    record.save(settings.data_dir)
+    print()
+    print_summary(settings, record)
     return 0 if outcome.success and not fetched else 1
 
 
@@ -136,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in (
         ("fetch", "download the configured football-data CSVs into data/raw/"),
         ("run", "fetch, ingest every changed partition into the warehouse, print a summary"),
-        ("summary", "print rows per league-season from the warehouse"),
+        ("summary", "print the closing summary of make run again: validation, data, jackpot cards, next steps"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--leagues", help="override JACKPOT_LEAGUES, e.g. E0,SP1 or all")
         command.add_argument("--seasons", help="override JACKPOT_SEASONS, e.g. 1819-2324")
         if name == "run":
             command.add_argument("--no-fetch", action="store_true", help="ingest what is already in data/raw/")
+            command.add_argument("--verbose", action="store_true",
+                                 help="a line per run and per partition (and the runs' errors) instead of progress bars")
+        if name == "summary":
+            command.add_argument("--json", action="store_true", help="machine-readable output")
     trace = commands.add_parser("trace", help="lineage of a finalised jackpot prediction, down to the raw CSV bytes")
     trace.add_argument("jackpot_id")
     trace.add_argument("--fixture", type=int, help="only this fixture (1-based position on the card)")
@@ -156,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fetch":
         return command_fetch(settings)
     if args.command == "run":
-        return command_run(settings, fetch=not args.no_fetch)
+        return command_run(settings, fetch=not args.no_fetch, verbose=args.verbose)
     if args.command == "trace":
         return command_trace(settings, args.jackpot_id, args.fixture, as_json=args.json)
-    print_summary(settings)
+    print_summary(settings, as_json=args.json)
     return 0
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
+
+from jackpot_pipeline.steps.progress import partitions_finished
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,21 +50,53 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return _pools[key]
 
 
-def map_in_processes(function: Callable[[T], R], tasks: Sequence[T], *, min_tasks: int = 4) -> list[R | BaseException]:
-    """``function`` over ``tasks``; an exception a task raises is returned in its place, not raised."""
+def map_in_processes(
+    function: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    min_tasks: int = 4,
+    stage: str | None = None,
+    partitions: Sequence[str | Sequence[str]] | None = None,
+) -> list[R | BaseException]:
+    """``function`` over ``tasks``; an exception a task raises is returned in its place, not raised.
+
+    With ``stage`` and ``partitions`` (per task, the partition key or keys it computes), each finished task is
+    announced through :func:`~jackpot_pipeline.steps.progress.partitions_finished` as it finishes."""
+    def finished(index: int, result: R | BaseException) -> R | BaseException:
+        if stage is not None and partitions is not None:
+            covered = partitions[index]
+            keys = [covered] if isinstance(covered, str) else list(covered)
+            partitions_finished(stage, keys, _failures(result, len(keys)))
+        return result
+
     workers = worker_count(len(tasks))
     if workers == 1 or len(tasks) < min_tasks:
-        return [_call(function, task) for task in tasks]
+        return [finished(i, _call(function, task)) for i, task in enumerate(tasks)]
     pool = _pool(workers)
+    results: dict[int, R | BaseException] = {}
     try:
-        return list(pool.map(_call, [function] * len(tasks), tasks, chunksize=1))
+        futures: dict[Future, int] = {pool.submit(_call, function, task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            results[futures[future]] = finished(futures[future], future.result())
     except BrokenProcessPool:  # a worker died (killed, out of memory): finish here, start afresh next time
         _pools.pop((os.getpid(), workers), None)
-        return [_call(function, task) for task in tasks]
+        for i, task in enumerate(tasks):
+            if i not in results:
+                results[i] = finished(i, _call(function, task))
     finally:
         if not _keep_pools:
             _pools.pop((os.getpid(), workers), None)
             pool.shutdown(wait=True)
+    return [results[i] for i in range(len(tasks))]
+
+
+def _failures(result: object, partitions: int) -> int:
+    """How many of a task's partitions failed: all when it raised; those a per-partition dict maps to an error."""
+    if isinstance(result, BaseException):
+        return partitions
+    if isinstance(result, dict):
+        return sum(isinstance(value, BaseException) for value in result.values())
+    return 0
 
 
 def _call(function: Callable[[T], R], task: T) -> R | BaseException:

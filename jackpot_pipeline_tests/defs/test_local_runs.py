@@ -52,10 +52,17 @@ def test_a_broken_file_fails_once_is_left_alone_and_the_rest_completes(workspace
     assert label == "ingest E0|2324..SP1|2324 (2)"
     assert message.startswith("1 of 2 partition(s) failed (the others were stored and reported):\nSP1|2324: ")
     assert outcome.left_alone == ["ingest SP1|2324"]
+    record = outcome.record(seconds=1.0, fetch=None)  # what the closing summary says about the partitions
+    assert (record.configured, record.ingested, record.ingest_failed, record.unchanged) == \
+        (["E0|2324", "SP1|2324"], ["E0|2324"], ["SP1|2324"], [])
+    assert record.stages["ingest"] == {"done": 1, "failed": 1}
     assert workspace.sql("SELECT DISTINCT league FROM match_predictions")["league"].tolist() == ["E0"]
     again = workspace.pipeline()  # a new make run tries the broken file once more, and nothing else
     assert [run["label"] for run in again.runs] == ["ingest+walk_forward+match_predictions+validation_reports+form_features SP1|2324"]
     assert again.left_alone == ["ingest SP1|2324"]
+    record = again.record(seconds=1.0, fetch=None)
+    assert (record.ingested, record.ingest_failed, record.unchanged) == ([], ["SP1|2324"], ["E0|2324"])
+    assert record.stages["ingest"] == {"done": 0, "failed": 1}
 
 
 def test_a_season_dropped_from_its_file_is_withdrawn_and_a_deleted_file_recomputed(workspace):

@@ -22,6 +22,7 @@ from jackpot_pipeline.steps.modeling import (
     walk_forward_step,
 )
 from jackpot_pipeline.steps.parallel import chunks, map_in_processes
+from jackpot_pipeline.steps.progress import listening
 from jackpot_pipeline.steps.validation import (
     RegistrySettings,
     freshness_step,
@@ -160,3 +161,17 @@ def test_work_spread_over_processes_comes_back_in_order_with_errors_in_place():
     assert isinstance(results[3], ValueError) and str(results[3]) == "three is refused"
     assert map_in_processes(_square_or_fail, [1, 2], min_tasks=4) == [1, 4]  # small batches stay in this process
     assert chunks(list(range(5)), 2) == [[0, 2, 4], [1, 3]] and chunks([], 3) == []
+
+
+def test_each_finished_task_is_announced_with_its_partitions_and_failures():
+    heard = []
+    keys = [f"E0|{season}" for season in ("1819", "1920", "2021", "2122", "2223", "2324")]
+    with listening(lambda stage, partitions, failed: heard.append((stage, partitions, failed))):
+        results = map_in_processes(_square_or_fail, list(range(6)), stage="ingest", partitions=keys)
+        map_in_processes(_square_or_fail, [3, 4], min_tasks=4, stage="calibration", partitions=[keys[:3], keys[3:]])
+    assert results[4] == 16
+    spread = sorted(heard[:6])  # over processes, in the order they finished
+    assert spread == sorted(("ingest", (key,), int(key == "E0|2122")) for key in keys)
+    assert heard[6:] == [("calibration", tuple(keys[:3]), 3), ("calibration", tuple(keys[3:]), 0)]
+    map_in_processes(_square_or_fail, [1], stage="ingest", partitions=["E0|2324"])
+    assert len(heard) == 8  # nobody listens any more

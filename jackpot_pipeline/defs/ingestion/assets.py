@@ -61,7 +61,7 @@ def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesReso
     refuse_chained_batches(context, "ingest")
     keys = partition_keys(context)
     work = partial(_ingest, warehouse.root, raw_files.raw_dir, context.run.run_id, dt.datetime.now(dt.UTC))
-    done = dict(zip(keys, map_in_processes(work, keys), strict=True))
+    done = dict(zip(keys, map_in_processes(work, keys, stage="ingest", partitions=keys), strict=True))
     ingested = {key: outcome for key, outcome in done.items() if not isinstance(outcome, BaseException)}
     versions = {key: partition.source_version for key, (partition, _) in ingested.items()}
     results = {key: {name: Materialized(partition.data_version, partition.metadata[name]) for name in INGESTION_TABLES}

@@ -55,7 +55,8 @@ def walk_forward_league_season(context: AssetExecutionContext, warehouse: Wareho
     refuse_chained_batches(context, "walk_forward")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("walk_forward"), keys)
-    done = map_in_processes(partial(_walk_forward, warehouse.root), [(key, inputs[key][1]) for key in keys])
+    done = map_in_processes(partial(_walk_forward, warehouse.root), [(key, inputs[key][1]) for key in keys],
+                            stage="walk_forward", partitions=keys)
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_strength_snapshots", "uncalibrated_predictions"), WALK_FORWARD_CODE_VERSION))
 
@@ -113,7 +114,9 @@ def calibration_curves(context: AssetExecutionContext, warehouse: WarehouseResou
     tasks = [(group, {k: v for key in group for k, v in inputs[key][1].items()})
              for group in calibration_groups(keys, worker_count(len(keys)))]
     done = {}
-    for outcome, (group, _) in zip(map_in_processes(partial(_calibrate, warehouse.root), tasks, min_tasks=2), tasks, strict=True):
+    outcomes = map_in_processes(partial(_calibrate, warehouse.root), tasks, min_tasks=2, stage="calibration",
+                                partitions=[group for group, _ in tasks])
+    for outcome, (group, _) in zip(outcomes, tasks, strict=True):
         done.update(outcome if isinstance(outcome, dict) else dict.fromkeys(group, outcome))
     yield from report_partitions(context, {key: done[key] for key in keys}, inputs,
                                  {"calibration_curves": CALIBRATION_CODE_VERSION})
@@ -134,7 +137,8 @@ def match_predictions(context: AssetExecutionContext, warehouse: WarehouseResour
     refuse_chained_batches(context, "match_predictions")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("match_predictions"), keys)
-    done = map_in_processes(partial(match_predictions_partition, warehouse.root), keys)
+    done = map_in_processes(partial(match_predictions_partition, warehouse.root), keys, stage="match_predictions",
+                            partitions=keys)
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  {"match_predictions": MATCH_PREDICTIONS_CODE_VERSION})
 

@@ -37,6 +37,7 @@ from jackpot_pipeline.publish.postgres import (
 )
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
+from jackpot_pipeline.steps.progress import partitions_finished
 
 GROUP = "publish"
 ALL = AllPartitionMapping()
@@ -96,7 +97,9 @@ def publish_league_season(context: AssetExecutionContext, warehouse: WarehouseRe
                     published[name] = publish(connection, frame, league, season, role=postgres.writer_role)
             except PublishError as error:
                 failures[key] = str(error)
+                partitions_finished("publish_league_season", [key], failed=1)
                 continue
+            partitions_finished("publish_league_season", [key])
             results[key] = {name: Materialized(f"{target}:{result.rows}:{result.unchanged}", _publish_metadata(result))
                             for name, result in published.items()}
     inputs = current_inputs(context.instance, publish_stage("publish_league_season", target), list(results))
@@ -167,7 +170,9 @@ def publish_jackpots(context: AssetExecutionContext, warehouse: WarehouseResourc
                 result = publish_jackpot(connection, jackpot.iloc[0].to_dict(), predictions, role=postgres.writer_role)
             except PublishError as error:
                 failures[key] = str(error)
+                partitions_finished("publish_league_season", [key], failed=1)
                 continue
+            partitions_finished("publish_league_season", [key])
             results[key] = {"published_jackpots": Materialized(f"{target}:{jackpot.iloc[0]['content_sha256'][:16]}", {
                 "dagster/row_count": result.extra["predictions"], **result.as_metadata()})}
     inputs = current_inputs(context.instance, publish_stage("publish_jackpots", target), list(results))

@@ -125,7 +125,8 @@ def validation_reports(context: AssetExecutionContext, config: ReportConfig, war
     refuse_chained_batches(context, "validation_reports")
     keys, settings = partition_keys(context), config.settings()
     inputs = current_inputs(context.instance, _with_settings("validation_reports", settings), keys)
-    done = map_in_processes(partial(validation_report_partition, warehouse.root, settings=settings), keys)
+    done = map_in_processes(partial(validation_report_partition, warehouse.root, settings=settings), keys,
+                            stage="validation_reports", partitions=keys)
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  {"validation_reports": VALIDATION_CODE_VERSION})
 
