@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -176,7 +176,9 @@ def dagster_ui(tmp_path_factory, shared_base_url: str, artifacts_dir: Path):
 @pytest.fixture
 def dagster_page(page: Page) -> Page:
     """A page that dismisses the UI's one-time "Join the Dagster community" dialog whenever it shows up."""
+    # a loaded machine: the UI may take a while to load the code location and statuses
     page.set_default_timeout(90_000)
+    expect.set_options(timeout=90_000)
     page.add_locator_handler(page.get_by_text("Join the Dagster community"),
                              lambda: page.get_by_role("button", name="Skip").click())
     return page

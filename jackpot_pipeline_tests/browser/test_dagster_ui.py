@@ -127,7 +127,7 @@ def test_materialising_one_partition_from_the_asset_page_ends_in_a_successful_ru
     before = latest_materialization(dagster_ui, PARTITIONED_REPORT, partition)
     page = dagster_page
     page.goto(f"{dagster_ui.url}/assets/{PARTITIONED_REPORT}")
-    page.get_by_role("button", name="Materialize…", exact=True).click()
+    page.get_by_role("button", name="Materialize…").click()
     dialog = page.get_by_role("dialog").filter(has_text=f"Launch runs to materialize {PARTITIONED_REPORT}")
     dialog.get_by_text("Select a partition or create one").click()
     page.get_by_role("menuitem").filter(has_text=partition).click()
@@ -139,7 +139,7 @@ def test_materialising_one_partition_from_the_asset_page_ends_in_a_successful_ru
     toast = page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))
     expect(toast).to_be_visible()
     short_id = toast.inner_text().split()[-1]
-    page.get_by_role("button", name="View", exact=True).click()
+    page.get_by_role("link", name="View", exact=True).and_(page.locator(f'a[href^="/runs/{short_id}"]')).click()
     page.wait_for_url(re.compile(rf"/runs/{short_id}[0-9a-f-]+"))
     run_id = re.search(r"/runs/([0-9a-f-]{36})", page.url)[1]
     screenshot("run-page-launched")
