@@ -2,7 +2,7 @@
 browser is downloaded. Screenshots go to ``$JACKPOT_TEST_ARTIFACTS`` (default ``test-artifacts/``, not committed).
 
 The Dagster UI fixtures prepare a small instance with ``jackpot-pipeline run`` (a temporary DAGSTER_HOME and data
-dir, two real partitions from the shared files) and serve it with a real ``dagster dev`` on a free port."""
+dir, two real partitions from the shared files) and serve it with a real webserver and daemon on a free port."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import pytest
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from playwright.sync_api import Page, expect
+
+from jackpot_pipeline.publish.instance import prepare_dagster_home
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -116,9 +118,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen, timeout: float = 60) -> None:
-    """SIGINT first (``dagster dev`` then stops its webserver, daemon and code server itself); whatever of ours is
-    still alive after ``timeout`` is killed by its pid."""
+def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGINT first (the webserver and the daemon then stop their code servers and run workers themselves);
+    whatever of ours is still alive after ``timeout`` is killed by its pid."""
     started = descendants(process.pid)
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -135,13 +137,43 @@ def _stop(process: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def _default_sigint() -> None:
-    # A process started in the background inherits SIGINT ignored; dagster dev must stop when asked.
+    # A process started in the background inherits SIGINT ignored; the servers must stop when asked.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Services:
+    """Dagster's processes for one instance, each logging to ``<logs>/<name>.log``; stopped in reverse order."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+        with (self.logs / f"{name}.log").open("w") as log:
+            self.processes[name] = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_default_sigint,
+            )
+        return self.processes[name]
+
+    def wait_until_answering(self, url: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while not _answers(url):
+            for name, process in self.processes.items():
+                assert process.poll() is None, f"{name} exited with {process.returncode}: see {self.logs}/{name}.log"
+            assert time.monotonic() < deadline, f"the webserver did not answer {url}/server_info in {timeout:.0f} s"
+            time.sleep(1)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes.values()):
+            _stop(process)
 
 
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory, shared_base_url: str, artifacts_dir: Path):
-    """``jackpot-pipeline run`` over E0 2022/23-2023/24 into a temporary instance, then ``dagster dev`` on it."""
+    """A temporary instance filled by ``jackpot-pipeline run`` over E0 2022/23-2023/24, served by the real
+    webserver and daemon (what ``dagster dev`` runs). The webserver starts beside the run, so its start-up overlaps
+    the pipeline's; the daemon starts after it, so the sensor finds nothing to do."""
     root = tmp_path_factory.mktemp("dagster_ui")
     home, data = root / "home", root / "data"
     logs = artifacts_dir / "browser" / "logs"
@@ -149,28 +181,25 @@ def dagster_ui(tmp_path_factory, shared_base_url: str, artifacts_dir: Path):
     env = {key: value for key, value in os.environ.items() if key not in FOREIGN_SETTINGS}
     env.update(DAGSTER_HOME=str(home), JACKPOT_DATA_DIR=str(data), JACKPOT_LEAGUES=UI_LEAGUES,
                JACKPOT_SEASONS=UI_SEASONS, FOOTBALL_DATA_URL=shared_base_url)
-    prepared = subprocess.run([str(BIN / "jackpot-pipeline"), "run"], cwd=PROJECT_ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
-    (logs / "prepare.log").write_text(prepared.stdout)
-    assert prepared.returncode == 0, prepared.stdout
+    prepare_dagster_home(home, env)
+    # the SQLite storage exists before two processes race to create it
+    DagsterInstance.from_ref(InstanceRef.from_dir(str(home))).dispose()
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with (logs / "dagster-dev.log").open("w") as log:
-        server = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_sigint,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while not _answers(url):
-                assert server.poll() is None, f"dagster dev exited with {server.returncode}: see {log.name}"
-                assert time.monotonic() < deadline, f"dagster dev did not answer {url}/server_info in 300 s"
-                time.sleep(1)
-            yield DagsterUI(url=url, home=home, data=data, env=env)
-        finally:
-            _stop(server)
+    services = Services(env, logs)
+    try:
+        services.start("webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
+                                     "-p", str(port)])
+        prepared = subprocess.run([str(BIN / "jackpot-pipeline"), "run"], cwd=PROJECT_ROOT, env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+        (logs / "prepare.log").write_text(prepared.stdout)
+        assert prepared.returncode == 0, prepared.stdout
+        services.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
+        services.wait_until_answering(url)
+        yield DagsterUI(url=url, home=home, data=data, env=env)
+    finally:
+        services.stop()
 
 
 @pytest.fixture
