@@ -7,8 +7,9 @@ a card of another analyst is 404 like a card that does not exist. Errors are JSO
 "request_id", "detail"}``; request bodies are limited in size.
 """
 
-from __future__ import annotations
 
+# No ``from __future__ import annotations``: FastAPI resolves the dependency aliases defined inside
+# create_app from the live annotations.
 import json
 import logging
 import os
@@ -190,17 +191,22 @@ def create_app(
             raise ApiError(401, "unauthorized", "the token is invalid, expired or revoked", headers=challenge)
         return found
 
-    def role_in(*roles: str):
-        def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    def role_in(*roles: str, write: str | None = None):
+        """A caller with one of ``roles``; a refused ``write`` (an audited action) is itself audited."""
+        def check(request: Request, caller: Annotated[Principal, Depends(principal)]) -> Principal:
             if caller.role not in roles:
+                if write is not None:
+                    audit(request, caller, write, "", "forbidden", f"role {caller.role}")
                 raise ApiError(403, "forbidden", f"role {caller.role} may not do this (needs {' or '.join(roles)})")
             return caller
         return check
 
     Caller = Annotated[Principal, Depends(principal)]
-    Submitter = Annotated[Principal, Depends(role_in("analyst", "admin"))]
+    Submitter = Annotated[Principal, Depends(role_in("analyst", "admin", write="card.submit"))]
     Auditor = Annotated[Principal, Depends(role_in("auditor", "admin"))]
     Admin = Annotated[Principal, Depends(role_in("admin"))]
+    TokenIssuer = Annotated[Principal, Depends(role_in("admin", write="token.issue"))]
+    TokenRevoker = Annotated[Principal, Depends(role_in("admin", write="token.revoke"))]
 
     def visible_card(caller: Principal, jackpot_id: str) -> CardRecord:
         record = reads.card(jackpot_id)
@@ -430,7 +436,7 @@ def create_app(
 
     @api.post("/tokens", status_code=201, response_model=schemas.IssuedTokenView, tags=["access"],
               responses={**errors, 422: {"model": schemas.ErrorBody}}, summary="Issue a token (admin)")
-    def issue_token(request: Request, body: schemas.TokenRequest, caller: Admin):
+    def issue_token(request: Request, body: schemas.TokenRequest, caller: TokenIssuer):
         try:
             issued = access.issue(body.subject, body.role, lifetime=parse_duration(body.expires_in),
                                   created_by=caller.subject)
@@ -442,7 +448,7 @@ def create_app(
 
     @api.delete("/tokens/{token_id}", response_model=schemas.TokenView, tags=["access"], responses=errors,
                 summary="Revoke a token at once (admin)")
-    def revoke_token(request: Request, token_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], caller: Admin):
+    def revoke_token(request: Request, token_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")], caller: TokenRevoker):
         try:
             info = access.revoke(token_id)
         except TokenError:
