@@ -143,10 +143,6 @@ def create_app(
     )
     app.state.access, app.state.reads, app.state.link, app.state.settings = access, reads, link, settings
 
-    @app.on_event("shutdown")
-    def _close() -> None:
-        link.close()
-
     # -- errors ------------------------------------------------------------------------------------
 
     @app.middleware("http")

@@ -19,6 +19,7 @@ from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from jackpot_pipeline.api.reads import releasing_duckdb
 from jackpot_pipeline.settings import Settings
 
 __all__ = ["PipelineLink", "daemon_running"]
@@ -92,6 +93,7 @@ class PipelineLink:
         pending = self._pending
         return pending is not None and not pending.done()
 
+    @releasing_duckdb
     def _run(self) -> None:
         from jackpot_pipeline.definitions import build_definitions
         from jackpot_pipeline.defs.local_runs import run_pipeline
@@ -114,6 +116,7 @@ class PipelineLink:
 
     # -- reads from the instance -----------------------------------------------------------------
 
+    @releasing_duckdb
     def trace(self, jackpot_id: str) -> dict[str, Any]:
         from jackpot_pipeline.defs.jackpots.trace import trace_jackpot
 

@@ -46,10 +46,10 @@ class PostgresReads:
                 connection.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(subject)))
             connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(self.roles.analyst), sql.Identifier(subject)))
             member = connection.execute(
-                "SELECT rolsuper OR pg_has_role(current_user, %s, 'MEMBER') FROM pg_roles WHERE rolname = current_user",
-                [subject],
+                "SELECT rolsuper OR pg_has_role(current_user, %s, 'MEMBER') AS may_switch FROM pg_roles "
+                "WHERE rolname = current_user", [subject],
             ).fetchone()
-            if not (member and member[0]):
+            if not (member and member["may_switch"]):
                 connection.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(subject)))
         self._analysts_ready.add(subject)
 

@@ -8,8 +8,10 @@ from the finalised ``jackpot_predictions`` rows only, so the API shows exactly w
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +22,7 @@ from jackpot_pipeline.jackpots.cards import RESULTS_SUFFIX, CardError, JackpotCa
 from jackpot_pipeline.jackpots.finalise import read_jackpot
 from jackpot_pipeline.model.validation import detect_drift
 from jackpot_pipeline.settings import Settings
-from jackpot_pipeline.warehouse.store import Warehouse
+from jackpot_pipeline.warehouse.store import Warehouse, release_thread_database
 
 __all__ = ["CardRecord", "WarehouseReads", "jsonable"]
 
@@ -62,9 +64,25 @@ class CardRecord:
     card: JackpotCard | None
     stored: dict[str, Any] | None
 
+    exported: bool = False
+
     @property
     def finalised(self) -> bool:
-        return self.stored is not None
+        """Finalised and exported: the predictions, tickets and CSV can be read."""
+        return self.stored is not None and self.exported
+
+
+def releasing_duckdb(method):
+    """Run a read, then close the calling thread's DuckDB database unless it is the main thread (see
+    :func:`~jackpot_pipeline.warehouse.store.release_thread_database`): the server answers from pooled threads."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                release_thread_database()
+    return wrapper
 
 
 class WarehouseReads:
@@ -101,6 +119,7 @@ class WarehouseReads:
                 return card
         return None
 
+    @releasing_duckdb
     def card(self, jackpot_id: str) -> CardRecord | None:
         stored = read_jackpot(self.store, jackpot_id)
         card = self.find_card_file(jackpot_id)
@@ -109,8 +128,10 @@ class WarehouseReads:
         owner = stored.get("owner") if stored is not None else card.owner  # type: ignore[union-attr]
         if owner is not None and (isinstance(owner, float) and math.isnan(owner)):
             owner = None
-        return CardRecord(jackpot_id, owner, card, stored)
+        exported = (self.settings.exports_dir / f"{jackpot_id}.json").is_file()
+        return CardRecord(jackpot_id, owner, card, stored, exported)
 
+    @releasing_duckdb
     def cards(self) -> list[CardRecord]:
         """Every finalised jackpot and every valid card file, by id."""
         ids = set(self.store.partitions("jackpots")) if self.store.exists("jackpots") else set()
@@ -138,6 +159,7 @@ class WarehouseReads:
 
     # -- shared tables ---------------------------------------------------------------------------
 
+    @releasing_duckdb
     def match_predictions(self, *, league: str | None, season: str | None, team: str | None, date_from: str | None,
                           date_to: str | None, set_id: str | None, limit: int, offset: int) -> tuple[int, list[dict]]:
         conditions, parameters = ["true"], []
@@ -165,6 +187,7 @@ class WarehouseReads:
         )
         return total, [jsonable(row) for row in rows.to_dict(orient="records")]
 
+    @releasing_duckdb
     def models_health(self) -> list[dict[str, Any]]:
         """Per league: health and the RPS gap to the pre-closing market with its paired SE (set B, the league's
         headline sample), the drift of the latest season, and the latest season's reliability table."""
@@ -206,6 +229,7 @@ class WarehouseReads:
             health.append(jsonable(entry))
         return health
 
+    @releasing_duckdb
     def freshness(self) -> list[dict[str, Any]]:
         frame = self.store.query("SELECT * FROM data_freshness ORDER BY league")
         return [jsonable(row) for row in frame.to_dict(orient="records")]
