@@ -178,6 +178,14 @@ def command_serve(settings: Settings, host: str, port: int, launch: str) -> int:
 
         postgres = PostgresReads(os.environ["JACKPOT_PG_DSN"], Roles.with_prefix(os.environ.get("JACKPOT_PG_ROLE_PREFIX", "")))
     app = create_app(settings, launch=launch, postgres=postgres)
+    import logging
+
+    # the app's own lines (launched runs, their outcome) beside uvicorn's; no headers are ever logged
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    api_log = logging.getLogger("jackpot_pipeline.api")
+    api_log.addHandler(handler)
+    api_log.setLevel(logging.INFO)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
 
