@@ -14,7 +14,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
@@ -26,7 +26,6 @@ from jackpot_pipeline.warehouse.store import Warehouse, release_thread_database
 
 __all__ = ["CardRecord", "WarehouseReads", "jsonable"]
 
-Status = Literal["pending", "finalised", "failed"]
 
 
 def jsonable(value: Any) -> Any:
