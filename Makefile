@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test dev workers bench experiments check-defs clean
+.PHONY: install run test dev serve workers bench experiments check-defs clean
 
 # The install steps keep what they print in $(VENV)/install.log and show it only when a step fails.
 QUIETLY = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
@@ -33,6 +33,11 @@ test: install
 dev: install
 	eval "$$($(BIN)/python -m jackpot_pipeline.publish.instance)" && $(BIN)/dagster instance migrate >/dev/null && \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The REST API (/api/v1, OpenAPI at /docs) and the dashboard page (/) on 127.0.0.1:8000. Without a Dagster daemon
+# (make dev) it runs the pipeline for a submitted card itself.
+serve: install
+	$(BIN)/jackpot-pipeline serve --host 127.0.0.1 --port 8000
 
 # One Celery worker process for the scale-out profile (JACKPOT_INSTANCE=celery): it runs one Dagster run at a time,
 # spreading that run's partitions over this machine's cores. Start one per process or machine wanted.

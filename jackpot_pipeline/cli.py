@@ -126,6 +126,66 @@ def command_trace(settings: Settings, jackpot_id: str, fixture: int | None, *, a
     return 0
 
 
+def command_token(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue, revoke or list API tokens in the access store under the data directory; each issue and revoke is
+    a row of the audit table. The secret is printed once, on stdout, and never stored."""
+    import getpass
+    import uuid
+
+    from jackpot_pipeline.api.access import AccessStore, TokenError, parse_duration
+
+    store = AccessStore.under(settings.data_dir)
+    actor = f"cli_{getpass.getuser()}"
+    request_id = f"cli-{uuid.uuid4().hex}"
+    try:
+        if args.token_command == "issue":
+            issued = store.issue(args.subject, args.role, lifetime=parse_duration(args.expires_in), created_by=actor)
+            store.audit(request_id=request_id, subject=actor, role="admin", action="token.issue",
+                        target=issued.info.token_id, outcome="issued", detail=f"{args.subject} as {args.role}")
+            print(issued.token)
+            print(f"token {issued.info.token_id}: {issued.info.subject} as {issued.info.role}, expires "
+                  f"{issued.info.expires_at} (the secret above is shown only now)", file=sys.stderr)
+            return 0
+        if args.token_command == "revoke":
+            info = store.revoke(args.token_id)
+            store.audit(request_id=request_id, subject=actor, role="admin", action="token.revoke", target=info.token_id,
+                        outcome="revoked")
+            print(f"token {info.token_id} ({info.subject} as {info.role}) revoked at {info.revoked_at}")
+            return 0
+        for info in store.tokens():
+            state = f"revoked {info.revoked_at}" if info.revoked_at else f"expires {info.expires_at}"
+            print(f"{info.token_id}  {info.role:<8} {info.subject:<24} {state}")
+        return 0
+    except TokenError as error:
+        print(f"jackpot-pipeline token: {error}", file=sys.stderr)
+        return 2
+
+
+def command_serve(settings: Settings, host: str, port: int, launch: str) -> int:
+    import uvicorn
+
+    from jackpot_pipeline.api.app import create_app
+
+    ensure_dagster_home()
+    postgres = None
+    if os.environ.get("JACKPOT_PG_DSN"):
+        from jackpot_pipeline.api.postgres_reads import PostgresReads
+        from jackpot_pipeline.publish.roles import Roles
+
+        postgres = PostgresReads(os.environ["JACKPOT_PG_DSN"], Roles.with_prefix(os.environ.get("JACKPOT_PG_ROLE_PREFIX", "")))
+    app = create_app(settings, launch=launch, postgres=postgres)
+    import logging
+
+    # the app's own lines (launched runs, their outcome) beside uvicorn's; no headers are ever logged
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    api_log = logging.getLogger("jackpot_pipeline.api")
+    api_log.addHandler(handler)
+    api_log.setLevel(logging.INFO)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jackpot-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +207,20 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("jackpot_id")
     trace.add_argument("--fixture", type=int, help="only this fixture (1-based position on the card)")
     trace.add_argument("--json", action="store_true", help="machine-readable output")
+    token = commands.add_parser("token", help="issue, revoke or list API bearer tokens (store: <data dir>/api/)")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue = token_commands.add_parser("issue", help="print a new token (shown once)")
+    issue.add_argument("--subject", required=True, help="who: a-z, 0-9, _ (card owner, analyst's database role)")
+    issue.add_argument("--role", required=True, choices=["analyst", "auditor", "admin"])
+    issue.add_argument("--expires-in", default="30d", help="lifetime: 30d, 12h, 90m, 45s (default 30d)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token at once, by its id")
+    revoke.add_argument("token_id")
+    token_commands.add_parser("list", help="every token: id, role, subject, expiry or revocation (never the secret)")
+    serve = commands.add_parser("serve", help="the REST API and the dashboard page (make serve)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--launch", choices=["auto", "never"], default="auto",
+                       help="auto: run the pipeline for a submitted card when no Dagster daemon is running")
     args = parser.parse_args(argv)
     try:
         settings = _settings_from(args)
@@ -159,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(settings, fetch=not args.no_fetch, verbose=args.verbose)
     if args.command == "trace":
         return command_trace(settings, args.jackpot_id, args.fixture, as_json=args.json)
+    if args.command == "token":
+        return command_token(settings, args)
+    if args.command == "serve":
+        return command_serve(settings, args.host, args.port, args.launch)
     print_summary(settings, as_json=args.json)
     return 0
 

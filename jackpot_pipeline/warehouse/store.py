@@ -320,6 +320,18 @@ def _database() -> tuple[duckdb.DuckDBPyConnection, dict[tuple[str, str], str]]:
     return state[0], state[1]
 
 
+def release_thread_database() -> None:
+    """Close this thread's in-memory DuckDB database, if it has one (the next query opens a fresh one).
+
+    For worker threads of a server: a database left behind by a thread that has finished is destroyed only when
+    the process exits, and DuckDB aborts the process if that happens during interpreter shutdown.
+    """
+    state = getattr(_local, "state", None)
+    if state is not None:
+        _local.state = None
+        state[0].close()
+
+
 def _register_filesystem(database: duckdb.DuckDBPyConnection, filesystem) -> None:
     """Let DuckDB read this fsspec filesystem's URLs (once per database and protocol)."""
     protocols = filesystem.protocol if isinstance(filesystem.protocol, tuple) else (filesystem.protocol,)
