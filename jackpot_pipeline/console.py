@@ -24,6 +24,7 @@ DISPLAY_GROUPS: tuple[tuple[str, str], ...] = (
     ("calibration", "partitions"),
     ("predictions", "partitions"),
     ("validation", "partitions"),
+    ("form features", "partitions"),
     ("tables", "tables"),
     ("jackpots", "card steps"),
     ("publish", "partitions"),
@@ -31,7 +32,7 @@ DISPLAY_GROUPS: tuple[tuple[str, str], ...] = (
 UNITS = dict(DISPLAY_GROUPS)
 _STAGE_GROUPS = {
     "ingest": "ingest", "walk_forward": "walk-forward", "calibration": "calibration",
-    "match_predictions": "predictions", "validation_reports": "validation", "teams": "tables",
+    "match_predictions": "predictions", "validation_reports": "validation", "form_features": "form features", "teams": "tables",
     "validation_summary": "tables", "model_registry": "tables", "data_freshness": "tables",
     "jackpot_predictions": "jackpots", "jackpot_outputs": "jackpots",
 }

@@ -25,7 +25,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "jackpot-pipeline"
 FILES = ("mmz4281/2223/E0.csv", "mmz4281/2324/E0.csv", "mmz4281/2223/E1.csv", "mmz4281/2324/E1.csv")
 DAMAGED = "mmz4281/2223/E1.csv"
-STAGE_LINES = ("fetch", "ingest", "walk-forward", "calibration", "predictions", "validation", "tables", "jackpots")
+STAGE_LINES = ("fetch", "ingest", "walk-forward", "calibration", "predictions", "validation", "form", "tables",
+               "jackpots")
 
 
 class Project:
@@ -92,7 +93,7 @@ def test_run_prints_one_line_per_stage_and_nothing_else_before_the_summary(proje
 
 def test_the_validation_headline_is_the_warehouse_s(project):
     headline = _headline(project.store)
-    assert len(headline) == 9
+    assert len(headline) == 10  # sets A-G, the A0 baseline and both markets
     text = project.first.stdout
     for row in headline.to_dict("records"):
         (line,) = [line for line in text.splitlines() if line.split()[:1] == [row["set_id"]]]
@@ -159,7 +160,7 @@ def test_next_steps_name_commands_that_work(project):
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     for row in _headline(project.store).itertuples(index=False):
-        assert re.search(rf"│ {re.escape(row.set_id)}\s+│\s+{row.n} │ {round(row.rps, 4)}", shown.stdout), shown.stdout
+        assert re.search(rf"│ {re.escape(row.set_id)}\s+│\s+{row.n} │\s+{round(row.rps, 4)}", shown.stdout), shown.stdout
 
 
 def test_summary_prints_the_same_again_and_json_for_machines(project):

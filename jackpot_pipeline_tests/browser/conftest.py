@@ -208,7 +208,9 @@ def dagster_page(page: Page) -> Page:
     # a loaded machine: the UI may take a while to load the code location and statuses
     page.set_default_timeout(90_000)
     expect.set_options(timeout=90_000)
+    # dispatch_event, not click: when the dialog opens over another one (the launch dialog), that dialog's
+    # portal takes the pointer events and a real click never lands
     page.add_locator_handler(page.get_by_text("Join the Dagster community"),
-                             lambda: page.get_by_role("button", name="Skip").click())
+                             lambda: page.get_by_role("button", name="Skip").dispatch_event("click"))
     return page
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
+from jackpot_pipeline.model.walk_forward import WALK_FORWARD_CODE_VERSION
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, instance_for_test
 
 from jackpot_pipeline.defs.batch import FINGERPRINT_TAG
@@ -73,7 +75,7 @@ def test_each_partition_of_a_batch_has_its_own_event_version_and_metadata(pair):
     snapshots = batched.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=AssetKey("team_strength_snapshots"), asset_partitions=["SP1|2324"]), limit=5).records
     (snapshot,) = snapshots
-    assert snapshot.asset_materialization.tags["dagster/code_version"] == "1"
+    assert snapshot.asset_materialization.tags["dagster/code_version"] == WALK_FORWARD_CODE_VERSION
     assert len(snapshot.asset_materialization.tags[FINGERPRINT_TAG]) == 32
     assert set(snapshot.asset_materialization.metadata["input_data_versions"].value) == {
         "canonical_matches[SP1|2122]", "canonical_matches[SP1|2223]", "canonical_matches[SP1|2324]"}

@@ -125,7 +125,7 @@ def test_run_keys_carry_the_work_and_its_inputs(workspace):
     workspace.copy("mmz4281/2324/E0.csv")
     first = tick(workspace, None)
     (request,) = first.run_requests
-    assert request.run_key == request.tags[RUN_KEY_TAG] and request.run_key.startswith("ingest+walk_forward+calibration+match_predictions+validation_reports:")
+    assert request.run_key == request.tags[RUN_KEY_TAG] and request.run_key.startswith("ingest+walk_forward+calibration+match_predictions+validation_reports+form_features:")
     repeat = tick(workspace, None)  # a fresh cursor plans the same run with the same key: the daemon drops it
     assert repeat.run_requests[0].run_key == request.run_key
     assert isinstance(workspace.instance, DagsterInstance) and AssetKey("canonical_matches")

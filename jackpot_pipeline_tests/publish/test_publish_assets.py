@@ -70,7 +70,7 @@ def test_published_tables_equal_the_warehouse_and_republishing_changes_nothing(t
         tuple(row) for row in rows
     ]
     assert log == [(two_leagues.sql("SELECT source_sha256 FROM ingestion_log WHERE league = 'E0'")["source_sha256"][0], 380, "380")]
-    assert migrations == len(discover_migrations()) == 5
+    assert migrations == len(discover_migrations()) == 6
     assert active == two_leagues.sql("SELECT count(*) n FROM model_registry WHERE status = 'active'")["n"][0] == 2
 
     # nothing stale: a second make run publishes nothing

@@ -34,7 +34,7 @@ def withdrawn_in_postgres(database) -> list[tuple]:
 
 def prepare(workspace, partition: str) -> None:
     """What publishing a partition reads besides its matches: its model, calibration and validation."""
-    assert workspace.run("walk_forward", "calibration", "match_predictions", "validation_reports",
+    assert workspace.run("walk_forward", "calibration", "match_predictions", "validation_reports", "form_features",
                          partitions=[partition]).success
 
 

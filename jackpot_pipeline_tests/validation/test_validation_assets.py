@@ -14,6 +14,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+
+from jackpot_pipeline.model.walk_forward import DEFAULT_WALK_FORWARD
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -121,7 +123,7 @@ def test_the_first_registry_run_registers_an_active_version(validated):
     assert json.loads(registry["metrics"][0])["evaluation_season"] == "2324"
     inputs = json.loads(registry["input_data_versions"][0])
     assert inputs == {"canonical_matches": {p: data_version(validated.instance, "canonical_matches", p) for p in PARTITIONS}}
-    assert json.loads(registry["parameters"][0])["dixon_coles"]["xi"] == pytest.approx(0.0018)
+    assert json.loads(registry["parameters"][0])["dixon_coles"]["xi"] == pytest.approx(DEFAULT_WALK_FORWARD.dixon_coles.xi)
     assert registry["training_start"][0] == pd.Timestamp("2021-08-13")
     runs = validated.sql("SELECT * FROM training_runs")
     assert runs[["league", "model_version", "registry_status"]].values.tolist() == [
@@ -271,7 +273,7 @@ def test_the_weekly_fetch_brings_a_revised_file_that_the_sensor_then_ingests(tmp
             ("league_season", ["E0|2324"])]
         (request,) = first.run_requests
         assert (request.job_name, request.partition_key) == ("league_season_job", "E0|2324")
-        assert request.tags["jackpot/stages"] == "ingest+walk_forward+calibration+match_predictions+validation_reports"
+        assert request.tags["jackpot/stages"] == "ingest+walk_forward+calibration+match_predictions+validation_reports+form_features"
         assert workspace.pipeline().success  # what the daemon would run, here in-process
         assert workspace.sql("SELECT count(*) n FROM canonical_matches")["n"][0] == 380
 
