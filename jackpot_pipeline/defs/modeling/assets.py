@@ -30,9 +30,10 @@ GROUP = "modeling"
 ALL = AllPartitionMapping()
 
 
-def _walk_forward(root: str, task):
+def _with_inputs(step, root: str, task):
+    """A partition step called with its partition and the input versions the planner recorded for it."""
     partition, inputs = task
-    return walk_forward_partition(root, partition, inputs)
+    return step(root, partition, inputs)
 
 
 @multi_asset(
@@ -55,15 +56,11 @@ def walk_forward_league_season(context: AssetExecutionContext, warehouse: Wareho
     refuse_chained_batches(context, "walk_forward")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("walk_forward"), keys)
-    done = map_in_processes(partial(_walk_forward, warehouse.root), [(key, inputs[key][1]) for key in keys],
+    done = map_in_processes(partial(_with_inputs, walk_forward_partition, warehouse.root),
+                            [(key, inputs[key][1]) for key in keys],
                             stage="walk_forward", partitions=keys)
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_strength_snapshots", "uncalibrated_predictions"), WALK_FORWARD_CODE_VERSION))
-
-
-def _form_features(root: str, task):
-    partition, inputs = task
-    return form_features_partition(root, partition, inputs)
 
 
 @multi_asset(
@@ -86,7 +83,8 @@ def form_features_league_season(context: AssetExecutionContext, warehouse: Wareh
     refuse_chained_batches(context, "form_features")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("form_features"), keys)
-    done = map_in_processes(partial(_form_features, warehouse.root), [(key, inputs[key][1]) for key in keys])
+    done = map_in_processes(partial(_with_inputs, form_features_partition, warehouse.root),
+                            [(key, inputs[key][1]) for key in keys], stage="form_features", partitions=keys)
     yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_form_features", "league_baselines"), FORM_CODE_VERSION))
 
