@@ -225,40 +225,47 @@ def match_prediction_rows(
                  "season_match_index", "lambda_home", "lambda_away", "snapshot_as_of", "model_version"]]
     model_flags = wide["flags"].fillna("").to_numpy()
     season_flags = list(calibration.flags)
-    frames = []
+    # Per set: (set_id, calibration version, probabilities, edge and Kelly components, flags, keeps the
+    # model's lambdas). The long frame is built once from these: a frame per set cost more than the arithmetic.
+    blocks: list[tuple[str, str | None, np.ndarray, dict, object, bool]] = []
     for set_id in SET_IDS:
         probability_set = sets[set_id]
-        frame = base.assign(set_id=set_id, calibration_version=calibration.version)
-        for k, outcome in enumerate(OUTCOMES):
-            frame[f"prob_{outcome}"] = probability_set.probs[:, k]
-        for component, prefix in (("edge", "edge"), ("kelly_fraction", "kelly")):
-            values = probability_set.components.get(component)
-            for k, outcome in enumerate(OUTCOMES):
-                frame[f"{prefix}_{outcome}"] = values[:, k] if values is not None else np.nan
-        row_flags = probability_set.row_flag_lists()
-        frame["flags"] = [
-            ",".join(dict.fromkeys([*season_flags, *flags, *filter(None, extra.split(","))]))
-            for flags, extra in zip(row_flags, model_flags, strict=True)
+        flags = [
+            ",".join(dict.fromkeys([*season_flags, *row_flags, *filter(None, extra.split(","))]))
+            for row_flags, extra in zip(probability_set.row_flag_lists(), model_flags, strict=True)
         ]
-        frames.append(frame)
+        blocks.append((set_id, calibration.version, probability_set.probs, probability_set.components, flags, True))
     baseline_columns = [f"baseline_{outcome}" for outcome in OUTCOMES]
     if set(baseline_columns) <= set(wide.columns) and wide[baseline_columns].notna().any().any():
         # pure Dixon-Coles from the baseline walk-forward, kept beside every improvement so the gain shows
-        frame = base.assign(set_id=BASELINE_SET_ID, calibration_version=None, lambda_home=np.nan, lambda_away=np.nan)
-        values = _probs(wide, "baseline")
-        for k, outcome in enumerate(OUTCOMES):
-            frame[f"prob_{outcome}"] = values[:, k]
-            frame[f"edge_{outcome}"] = np.nan
-            frame[f"kelly_{outcome}"] = np.nan
-        frame["flags"] = model_flags
-        frames.append(frame)
+        blocks.append((BASELINE_SET_ID, None, _probs(wide, "baseline"), {}, model_flags, False))
     for set_id, prefix in (("market_pre", "market_pre"), ("market_close", "market_close")):
-        frame = base.assign(set_id=set_id, calibration_version=None, lambda_home=np.nan, lambda_away=np.nan)
         values = _probs(wide, prefix)
+        flags = np.where(np.isnan(values).any(axis=1), "no_market_odds", "").astype(object)
+        blocks.append((set_id, None, values, {}, flags, False))
+    return _long_rows(base, blocks)[MATCH_PREDICTION_COLUMNS]
+
+
+def _long_rows(base: pd.DataFrame, blocks) -> pd.DataFrame:
+    """``base`` repeated once per block, beside each block's columns."""
+    n = len(base)
+    missing = np.full(n, np.nan)
+    repeated = base.iloc[np.tile(np.arange(n), len(blocks))].reset_index(drop=True)
+    lambdas = {side: np.concatenate([base[side].to_numpy(dtype=float) if keeps else missing
+                                     for *_, keeps in blocks]) for side in ("lambda_home", "lambda_away")}
+    columns: dict[str, np.ndarray] = {
+        "set_id": np.repeat(np.array([block[0] for block in blocks], dtype=object), n),
+        "calibration_version": np.repeat(np.array([block[1] for block in blocks], dtype=object), n),
+    }
+    for k, outcome in enumerate(OUTCOMES):
+        columns[f"prob_{outcome}"] = np.concatenate([block[2][:, k] for block in blocks])
+    for component, prefix in (("edge", "edge"), ("kelly_fraction", "kelly")):
         for k, outcome in enumerate(OUTCOMES):
-            frame[f"prob_{outcome}"] = values[:, k]
-            frame[f"edge_{outcome}"] = np.nan
-            frame[f"kelly_{outcome}"] = np.nan
-        frame["flags"] = np.where(np.isnan(values).any(axis=1), "no_market_odds", "")
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[MATCH_PREDICTION_COLUMNS]
+            columns[f"{prefix}_{outcome}"] = np.concatenate([
+                block[3][component][:, k] if block[3].get(component) is not None else missing for block in blocks])
+    flags = np.empty(n * len(blocks), dtype=object)
+    for index, block in enumerate(blocks):
+        flags[index * n:(index + 1) * n] = list(block[4])
+    columns["flags"] = flags
+    extra = pd.DataFrame({**lambdas, **columns})
+    return pd.concat([repeated.drop(columns=["lambda_home", "lambda_away"]), extra], axis=1)

@@ -8,6 +8,7 @@ import signal
 import time
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -169,3 +170,36 @@ def test_a_warehouse_at_an_fsspec_url_works_like_a_folder(e0):
         store.write_once("jackpots", pd.DataFrame([row]), "j1")
     assert store.remove("canonical_matches", "E1|2324") and store.partitions("canonical_matches") == ["E0|2324"]
     assert Warehouse("file:///tmp/somewhere").remote is False  # a file:// URL is a local folder
+
+
+
+# --- content digests (the data versions of stored frames) -------------------------------------------
+
+
+def test_content_digest_is_equal_for_equal_frames_and_sees_any_change(e0):
+    from jackpot_pipeline.warehouse.store import content_digest
+
+    digest = content_digest(e0)
+    assert content_digest(e0.copy()) == digest
+    # a NaN computed elsewhere may carry other bits; it is the same missing value
+    number = next(c for c in e0.columns if e0[c].dtype.kind == "f" and e0[c].notna().all())
+    other_nan = np.frombuffer(np.uint64(0x7FF8000000000001).tobytes(), dtype=np.float64)[0]
+    assert np.isnan(other_nan)
+    first_missing = {value: e0.assign(**{number: [value, *e0[number].iloc[1:]]}) for value in (np.nan, other_nan)}
+    assert content_digest(first_missing[np.nan]) == content_digest(first_missing[other_nan]) != digest
+
+    teams = e0["home_team"].tolist()
+    changes = {
+        "the last bit of one number": e0.assign(**{number: np.nextafter(e0[number].to_numpy(), np.inf)}),
+        "one team name": e0.assign(home_team=["X", *teams[1:]]),
+        "text moved across a cell boundary": e0.assign(home_team=[teams[0] + teams[1][0], teams[1][1:], *teams[2:]]),
+        "one row fewer": e0.iloc[:-1],
+        "a column renamed": e0.rename(columns={number: number + "_"}),
+        "a dtype": e0.assign(**{number: e0[number].astype("float32")}),
+        "the text 'None'": e0.assign(home_team="None"),
+        "None": e0.assign(home_team=None),
+    }
+    seen = {digest: "unchanged"}
+    for name, changed in changes.items():
+        assert content_digest(changed) not in seen, name
+        seen[content_digest(changed)] = name
