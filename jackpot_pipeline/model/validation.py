@@ -383,17 +383,31 @@ def reliability_table(
 
 def reliability_json(table: pd.DataFrame, set_id: str) -> str:
     """One set's bins as compact JSON: {"H": {"count": [...], "mean_predicted": [...], ...}, ...}."""
-    mine = table[table["set_id"] == set_id]
+    return _reliability_payload(table[table["set_id"] == set_id])
+
+
+def reliability_jsons(table: pd.DataFrame) -> dict[str, str]:
+    """:func:`reliability_json` of every set in ``table`` ({set_id: JSON}), the table split once."""
+    return {str(set_id): _reliability_payload(rows) for set_id, rows in table.groupby("set_id", sort=False)}
+
+
+def _reliability_payload(mine: pd.DataFrame) -> str:
+    outcomes = mine["outcome"].to_numpy(dtype=object)
+    bins = mine["bin"].to_numpy()
+    lower, upper = mine["bin_lower"].to_numpy(dtype=float), mine["bin_upper"].to_numpy(dtype=float)
+    counts = mine["count"].to_numpy()
+    predicted, observed = mine["mean_predicted"].to_numpy(dtype=float), mine["observed_frequency"].to_numpy(dtype=float)
     payload: dict[str, Any] = {}
     for label in OUTCOME_LABELS:
-        rows = mine[mine["outcome"] == label].sort_values("bin")
-        if rows.empty:
+        rows = np.flatnonzero(outcomes == label)
+        if not len(rows):
             continue
+        rows = rows[np.argsort(bins[rows], kind="stable")]
         payload[label] = {
-            "bin_edges": [*rows["bin_lower"].tolist(), float(rows["bin_upper"].iloc[-1])],
-            "count": rows["count"].astype(int).tolist(),
-            "mean_predicted": json_safe(rows["mean_predicted"].tolist()),
-            "observed_frequency": json_safe(rows["observed_frequency"].tolist()),
+            "bin_edges": [*lower[rows].tolist(), float(upper[rows[-1]])],
+            "count": counts[rows].astype(int).tolist(),
+            "mean_predicted": json_safe(predicted[rows].tolist()),
+            "observed_frequency": json_safe(observed[rows].tolist()),
         }
     return json.dumps(payload, sort_keys=True)
 
