@@ -27,7 +27,7 @@ run: install
 	@$(BIN)/jackpot-pipeline run
 
 test: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q --durations=25
 
 # `dagster instance migrate` first: webserver, daemon and workers starting together race to create the storage.
 dev: install
