@@ -199,6 +199,8 @@ def calibration_partitions(root: str, partitions: list[str], inputs: Mapping[str
     """Several partitions at once, reading their common history (the union of their ``inputs``) once."""
     store = Warehouse(root)
     history = read_inputs(store, "uncalibrated_predictions", inputs, CALIBRATION_HISTORY_COLUMNS)
+    if len(history):  # dates parsed once here, not again by every partition's fit
+        history["match_date"] = pd.to_datetime(history["match_date"])
     done: dict[str, PartitionResult | Exception] = {}
     pooled_fits: dict = {}
     for partition in partitions:
