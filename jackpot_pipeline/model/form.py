@@ -42,10 +42,24 @@ _USED_COLUMNS = ["match_id", "league", "season", "match_date", "home_team", "awa
                  "away_goals", "result", "home_shots_on_target", "away_shots_on_target"]
 
 
-def _dated(matches: pd.DataFrame) -> pd.DataFrame:
-    frame = matches[[column for column in _USED_COLUMNS if column in matches.columns]].copy()
-    frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.normalize()
-    return frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
+def _sort_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes that order ``values`` as a pandas sort does (it sorts the codes of the sorted distinct
+    values), missing values last."""
+    codes, distinct = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(distinct), codes)
+
+
+def _dated(matches: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The chosen rows with day dates, by date then match id (ties keep their order)."""
+    frame = matches.loc[rows, [column for column in _USED_COLUMNS if column in matches.columns]]
+    dates = frame["match_date"]
+    # to_datetime of a column that already holds naive dates returns it unchanged, only slower.
+    if not (isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M"):
+        dates = pd.to_datetime(dates)
+    frame["match_date"] = dates.dt.normalize()
+    # What sort_values(["match_date", "match_id"], kind="stable") gives, without its per-call Categoricals.
+    order = np.lexsort((_sort_codes(frame["match_id"].to_numpy()), _sort_codes(frame["match_date"].to_numpy())))
+    return frame.take(order).reset_index(drop=True)
 
 
 def _team_rows(played: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -116,34 +130,41 @@ class _TeamHistories:
 def team_form_features(matches: pd.DataFrame, league: str, season: str) -> pd.DataFrame:
     """Form rows for every match of ``season`` (``matches``: the league's canonical matches of this season
     and any earlier ones; later seasons are ignored through the date rule)."""
-    frame = _dated(matches[matches["league"] == league]) if len(matches) else matches
+    frame = _dated(matches, (matches["league"] == league).to_numpy()) if len(matches) else matches
     if frame.empty or season not in set(frame["season"]):
         return pd.DataFrame(columns=TEAM_FORM_COLUMNS)
     targets = frame[frame["season"] == season]
-    sides = pd.DataFrame({
-        "match_id": np.concatenate([targets["match_id"].to_numpy()] * 2),
-        "match_date": np.concatenate([targets["match_date"].to_numpy()] * 2),
-        "team": np.concatenate([targets["home_team"].to_numpy(), targets["away_team"].to_numpy()]),
-        "opponent": np.concatenate([targets["away_team"].to_numpy(), targets["home_team"].to_numpy()]),
-        "venue": np.repeat(np.array(["home", "away"], dtype=object), len(targets)),
-    })
     history = _team_rows(frame[frame["status"] == "played"])
-    # Integer team codes in sorted name order (-1: no team); a side without a team gets no row, as a groupby
-    # on team dropped it.
-    codes, teams = pd.factorize(np.concatenate([sides["team"].to_numpy(), history["team"]]), sort=True)
-    side_codes, history_codes = codes[: len(sides)], codes[len(sides):]
-    # Rows team by team (sides order within a team): the order the former per-team pieces were concatenated
-    # in, which the final stable sort keeps for rows that tie on date, match and venue.
-    rows = np.argsort(side_codes, kind="stable")
-    rows = rows[side_codes[rows] >= 0]
-    sides, side_codes = sides.iloc[rows].reset_index(drop=True), side_codes[rows]
-    dates = sides["match_date"].to_numpy(dtype="datetime64[D]")
+    home_teams, away_teams = targets["home_team"].to_numpy(), targets["away_team"].to_numpy()
+    # Integer team codes in sorted name order (-1: no team); the sides come first, then the history rows.
+    codes, teams = pd.factorize(np.concatenate([home_teams, away_teams, history["team"]]), sort=True)
+    side_codes, history_codes = codes[: 2 * len(targets)], codes[2 * len(targets):]
+
+    # Each match once per side (home sides, then away sides), put straight into the output order: by date,
+    # match id, home before away; rows tying on all three (a match id repeated on a day) by team name, then
+    # match order, as the former stable sort of per-team pieces left them. ``targets`` is sorted by date and
+    # match id already, so equal pairs are neighbours. A side without a team gets no row (as a groupby on
+    # team dropped it).
+    match_ids, match_dates = targets["match_id"].to_numpy(), targets["match_date"].to_numpy()
+    same_as_previous = np.r_[False, (np.diff(_sort_codes(match_dates)) == 0) & (np.diff(_sort_codes(match_ids)) == 0)]
+    match_rank = np.cumsum(~same_as_previous)
+    position = np.arange(len(targets))
+    order = np.lexsort((np.tile(position, 2), side_codes, np.repeat([0, 1], len(targets)), np.tile(match_rank, 2)))
+    order = order[side_codes[order] >= 0]
+    side_codes = side_codes[order]
+    columns: dict[str, object] = {
+        "league": league, "season": season,
+        "match_id": np.tile(match_ids, 2)[order], "match_date": np.tile(match_dates, 2)[order],
+        "team": np.concatenate([home_teams, away_teams])[order], "opponent": np.concatenate([away_teams, home_teams])[order],
+        "venue": np.repeat(np.array(["home", "away"], dtype=object), len(targets))[order],
+    }
+    dates = columns["match_date"].astype("datetime64[D]")
 
     in_history = history_codes >= 0
     stats = np.column_stack([history[stat] for stat in _STATS])
     overall = _TeamHistories(history_codes[in_history], history["date"][in_history], stats[in_history], len(teams))
     before = overall.matches_before(side_codes, dates)
-    columns: dict[str, np.ndarray] = {"matches_before": before.astype("int64")}
+    columns["matches_before"] = before.astype("int64")
     for window in FORM_WINDOWS:
         means = overall.window_means(side_codes, before, window)
         columns.update({f"last{window}_{stat}": means[:, i] for i, stat in enumerate(_STATS)})
@@ -156,15 +177,13 @@ def team_form_features(matches: pd.DataFrame, league: str, season: str) -> pd.Da
     previous_row = overall.first_row[side_codes] + np.maximum(before - 1, 0)
     previous = overall.dates[np.minimum(previous_row, max(len(overall.dates) - 1, 0))] if len(overall.dates) else dates
     columns["rest_days"] = np.where(before > 0, (dates - previous).astype("timedelta64[D]").astype(float), np.nan)
-
-    out = sides.assign(**columns, league=league, season=season)
-    return out.sort_values(["match_date", "match_id", "venue"], ascending=[True, True, False], kind="stable")[
-        TEAM_FORM_COLUMNS].reset_index(drop=True)
+    return pd.DataFrame({name: columns[name] for name in TEAM_FORM_COLUMNS}, index=pd.RangeIndex(len(order)))
 
 
 def league_baselines(matches: pd.DataFrame, league: str, season: str) -> pd.DataFrame:
     """One row per match date of ``season``: rates of the season's played matches dated before it."""
-    frame = _dated(matches[(matches["league"] == league) & (matches["season"] == season)]) if len(matches) else matches
+    frame = _dated(matches, ((matches["league"] == league) & (matches["season"] == season)).to_numpy()) \
+        if len(matches) else matches
     if frame.empty:
         return pd.DataFrame(columns=LEAGUE_BASELINE_COLUMNS)
     played = frame[frame["status"] == "played"]
