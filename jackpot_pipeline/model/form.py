@@ -97,7 +97,7 @@ class _TeamHistories:
         self.first_row = bounds[:-1]
         known = np.isfinite(stats[order])
         values = np.where(known, stats[order], 0.0)
-        # Team t's running sums sit in rows first_row[t] + t ... last_row[t] + t: a zero row, then one per match.
+        # Team t's running sums sit from row first_row[t] + t: a zero row, then one row per match of the team.
         self.sums = np.zeros((len(order) + team_count, stats.shape[1]))
         self.known = np.zeros((len(order) + team_count, stats.shape[1]), dtype=np.int64)
         for team in range(team_count):
