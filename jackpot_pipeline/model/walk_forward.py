@@ -146,10 +146,20 @@ def poisson_targets(played: pd.DataFrame, shots_on_target_weight: float) -> tupl
     (matches with both counts); None when the weight is 0 or no match has shots on target."""
     if shots_on_target_weight == 0.0 or "home_shots_on_target" not in played:
         return None
-    goals_home = played["home_goals"].to_numpy(dtype=float)
-    goals_away = played["away_goals"].to_numpy(dtype=float)
-    shots_home = pd.to_numeric(played["home_shots_on_target"], errors="coerce").to_numpy(dtype=float)
-    shots_away = pd.to_numeric(played["away_shots_on_target"], errors="coerce").to_numpy(dtype=float)
+    return _poisson_targets_from(*_goals_and_shots(played), shots_on_target_weight)
+
+
+def _goals_and_shots(played: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Home and away goals and shots on target as floats (NaN for a missing or unreadable shot count)."""
+    return (
+        played["home_goals"].to_numpy(dtype=float), played["away_goals"].to_numpy(dtype=float),
+        pd.to_numeric(played["home_shots_on_target"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(played["away_shots_on_target"], errors="coerce").to_numpy(dtype=float),
+    )
+
+
+def _poisson_targets_from(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: np.ndarray,
+                          shots_away: np.ndarray, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
     known = np.isfinite(shots_home) & np.isfinite(shots_away)
     shots_total = shots_home[known].sum() + shots_away[known].sum()
     if shots_total <= 0:
@@ -240,7 +250,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
     chain = None if predictions_only else _row_hashes(played)
-    played_columns = _TrainingColumns(played, config.shots_on_target_weight)
+    played_columns = _TrainingColumns(played)
 
     targets = frame[frame["season"] == season].reset_index(drop=True)
     targets["season_match_index"] = np.arange(1, len(targets) + 1)
@@ -317,16 +327,18 @@ class _TrainingColumns:
     """The played matches' columns a fit reads, converted once; a block trains on the first ``n_train`` rows.
 
     Slicing the converted arrays gives the same values as converting each block's training frame (the
-    Poisson targets are not sliced: their goals-per-shot ratio depends on the rows, so they are recomputed)."""
+    Poisson targets are recomputed from sliced inputs: their goals-per-shot ratio depends on the rows)."""
 
-    def __init__(self, played: pd.DataFrame, shots_on_target_weight: float) -> None:
+    def __init__(self, played: pd.DataFrame) -> None:
         self.played = played
         self.home = _team_names(played["home_team"])
         self.away = _team_names(played["away_team"])
         self.home_goals = played["home_goals"].to_numpy(dtype=np.int64)
         self.away_goals = played["away_goals"].to_numpy(dtype=np.int64)
         self.days = played["match_date"].to_numpy(dtype="datetime64[D]")
-        self.shots_on_target_weight = shots_on_target_weight
+        # the arrays poisson_targets reads, converted once (lazily: only a fit asks for them); a training
+        # prefix of them gives the same targets as poisson_targets(played.iloc[:n_train]), k included
+        self._goals_and_shots: tuple[np.ndarray, ...] | None = None
         # team appearances for the snapshots' matches_used: codes per name, counted per block with bincount
         self.code_of: dict[object, int] = {}
         codes = [self.code_of.setdefault(name, len(self.code_of))
@@ -339,8 +351,15 @@ class _TrainingColumns:
         return fit_dixon_coles(
             self.home[:n_train], self.away[:n_train], self.home_goals[:n_train], self.away_goals[:n_train],
             self.days[:n_train], reference_date=cutoff, config=config.dixon_coles,
-            poisson_targets=poisson_targets(self.played.iloc[:n_train], config.shots_on_target_weight), **options,
+            poisson_targets=self.poisson_targets(n_train, config.shots_on_target_weight), **options,
         )
+
+    def poisson_targets(self, n_train: int, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+        if shots_on_target_weight == 0.0 or "home_shots_on_target" not in self.played:
+            return None
+        if self._goals_and_shots is None:
+            self._goals_and_shots = _goals_and_shots(self.played)
+        return _poisson_targets_from(*(values[:n_train] for values in self._goals_and_shots), shots_on_target_weight)
 
     def appearances(self, n_train: int, teams) -> list[int]:
         """Matches each of ``teams`` played in the first ``n_train`` rows (0 for a team with none)."""
