@@ -390,7 +390,7 @@ def _snapshot_frame(blocks: list[_FittedBlock], league, season, promoted: set[st
         {
             "league": league,
             "season": season,
-            "as_of_date": pd.DatetimeIndex(np.repeat(pd.DatetimeIndex([b.as_of for b in blocks]), sizes)),
+            "as_of_date": pd.DatetimeIndex([b.as_of for b in blocks]).repeat(sizes),
             "team": teams,
             "attack": np.concatenate([np.asarray(b.fit.attack, dtype=float) for b in blocks]),
             "defence": np.concatenate([np.asarray(b.fit.defence, dtype=float) for b in blocks]),
