@@ -45,7 +45,7 @@ def _walk(matches: Mapping[str, pd.DataFrame], config: WalkForwardConfig, task: 
     lower = matches.get(LOWER_DIVISION.get(league, ""))
     model = walk_forward(matches[league], season, config, lower).predictions
     baseline = model if config == BASELINE_WALK_FORWARD else walk_forward(
-        matches[league], season, BASELINE_WALK_FORWARD, lower).predictions
+        matches[league], season, BASELINE_WALK_FORWARD, lower, predictions_only=True).predictions
     return with_baseline(model, baseline)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, fit_dixon_coles
+from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, _as_team_array, fit_dixon_coles
 from jackpot_pipeline.model.odds import devig_available
 
 # Bump when walk-forward results would change for the same inputs and settings.
@@ -146,10 +146,20 @@ def poisson_targets(played: pd.DataFrame, shots_on_target_weight: float) -> tupl
     (matches with both counts); None when the weight is 0 or no match has shots on target."""
     if shots_on_target_weight == 0.0 or "home_shots_on_target" not in played:
         return None
-    goals_home = played["home_goals"].to_numpy(dtype=float)
-    goals_away = played["away_goals"].to_numpy(dtype=float)
-    shots_home = pd.to_numeric(played["home_shots_on_target"], errors="coerce").to_numpy(dtype=float)
-    shots_away = pd.to_numeric(played["away_shots_on_target"], errors="coerce").to_numpy(dtype=float)
+    return _poisson_targets_from(*_goals_and_shots(played), shots_on_target_weight)
+
+
+def _goals_and_shots(played: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Home and away goals and shots on target as floats (NaN for a missing or unreadable shot count)."""
+    return (
+        played["home_goals"].to_numpy(dtype=float), played["away_goals"].to_numpy(dtype=float),
+        pd.to_numeric(played["home_shots_on_target"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(played["away_shots_on_target"], errors="coerce").to_numpy(dtype=float),
+    )
+
+
+def _poisson_targets_from(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: np.ndarray,
+                          shots_away: np.ndarray, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
     known = np.isfinite(shots_home) & np.isfinite(shots_away)
     shots_total = shots_home[known].sum() + shots_away[known].sum()
     if shots_total <= 0:
@@ -212,7 +222,7 @@ def with_baseline(predictions: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataF
 
 
 def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig(),
-                 lower_division: pd.DataFrame | None = None) -> WalkForwardResult:
+                 lower_division: pd.DataFrame | None = None, *, predictions_only: bool = False) -> WalkForwardResult:
     """Snapshots and predictions for ``season`` of one league.
 
     ``matches``: canonical matches of that league (any seasons; only the training window is used) with
@@ -220,6 +230,10 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     target and the pre-closing / closing odds columns. ``lower_division``: canonical matches of the division
     below (same columns), used for promoted teams when the config asks for it; only its matches played
     before the season's first block are read.
+
+    ``predictions_only``: for a walk-forward of which only the probabilities are kept (the baseline beside
+    the model): skips the snapshots (returned empty) and the training-row hashes, so the predictions'
+    ``model_version`` is None. Every probability is the same as without it.
     """
     if matches["league"].nunique() > 1:
         raise ValueError(f"walk_forward takes one league, got {sorted(matches['league'].unique())}")
@@ -235,25 +249,31 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     frame = frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
-    chain = _row_hashes(played)
+    chain = None if predictions_only else _row_hashes(played)
+    played_columns = _TrainingColumns(played)
 
     targets = frame[frame["season"] == season].reset_index(drop=True)
     targets["season_match_index"] = np.arange(1, len(targets) + 1)
     targets["block"] = block_starts(targets["match_date"])
     season_teams = set(targets["home_team"]) | set(targets["away_team"])
     promoted = sorted(season_teams - _teams(frame[frame["season"] == previous])) if previous else []
+    target_home, target_away = _team_names(targets["home_team"]), _team_names(targets["away_team"])
 
     settings = config.fingerprint()
     fit: DixonColesFit | None = None
     priors: dict[str, tuple[float, float]] | None = None
     lower_digest = ""
-    snapshot_frames, prediction_frames = [], []
+    # Per fitted block: the fit, its cut-off and version, and the positions of its matches in ``targets``;
+    # the output frames are built once at the end (a frame per block costs more than the fit itself).
+    blocks: list[_FittedBlock] = []
     warm_up = 0
-    for block, members in targets.groupby("block", sort=True):
+    block_positions = targets.groupby("block", sort=True).indices  # drops a missing date's block, like iterating
+    for block in sorted(block_positions):
+        positions = block_positions[block]
         cutoff = np.datetime64(block.date(), "D")
         n_train = int(np.searchsorted(played_days, cutoff, side="left"))  # played strictly before the block
         if n_train < config.min_training_matches:
-            warm_up += len(members)
+            warm_up += len(positions)
             continue
         train = played.iloc[:n_train]
         if priors is None:
@@ -261,14 +281,16 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
             if config.promoted_from_lower_division and lower_division is not None and len(lower_division) and promoted:
                 # fixed once per season, at its first fitted block: later lower-division results never leak in
                 priors, lower_digest = promoted_team_priors(train, lower_division, cutoff, promoted, config)
-        fit = _fit(train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors)
-        version = hashlib.sha256(f"{settings}|{chain[n_train]}|{lower_digest}".encode()).hexdigest()[:20]
-        snapshot_frames.append(_snapshot_rows(fit, league, season, block, version, set(promoted), train))
-        prediction_frames.append(_prediction_rows(fit, members, block, version))
+        fit = played_columns.fit(n_train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors)
+        version = None if chain is None else hashlib.sha256(f"{settings}|{chain[n_train]}|{lower_digest}".encode()).hexdigest()[:20]
+        blocks.append(_FittedBlock(block, fit, version, n_train, positions))
 
-    snapshots = pd.concat(snapshot_frames, ignore_index=True) if snapshot_frames else pd.DataFrame(columns=SNAPSHOT_COLUMNS)
+    snapshots = (
+        _snapshot_frame(blocks, league, season, set(promoted), played_columns)
+        if blocks and not predictions_only else pd.DataFrame(columns=SNAPSHOT_COLUMNS)
+    )
     predictions = (
-        pd.concat(prediction_frames, ignore_index=True) if prediction_frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
+        _prediction_frame(blocks, targets, target_home, target_away) if blocks else pd.DataFrame(columns=PREDICTION_COLUMNS)
     )
     if len(predictions):
         pre, pre_margin = _market(predictions, "")
@@ -283,7 +305,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         predictions=predictions.reindex(columns=PREDICTION_COLUMNS),
         warm_up_matches=warm_up,
         training_seasons=window,
-        fits=len(snapshot_frames),
+        fits=len(blocks),
     )
 
 
@@ -291,51 +313,127 @@ def _teams(frame: pd.DataFrame) -> set[str]:
     return set(frame["home_team"]) | set(frame["away_team"])
 
 
-def _snapshot_rows(fit, league, season, block, version, promoted, train) -> pd.DataFrame:
-    diagnostics = fit.diagnostics
-    appearances = pd.concat([train["home_team"], train["away_team"]]).value_counts()
-    teams = list(fit.teams)
+def _team_names(column: pd.Series) -> np.ndarray:
+    """Team names as a NumPy string array, which the fit and the predictions take without re-checking every
+    name each block; the column as it is when a name is not a valid string, so that the error is raised
+    where (and whether) it was before: by the fit or prediction that uses it."""
+    try:
+        return _as_team_array(column, column.name)
+    except ValueError:
+        return column.to_numpy()
+
+
+class _TrainingColumns:
+    """The played matches' columns a fit reads, converted once; a block trains on the first ``n_train`` rows.
+
+    Slicing the converted arrays gives the same values as converting each block's training frame (the
+    Poisson targets are recomputed from sliced inputs: their goals-per-shot ratio depends on the rows)."""
+
+    def __init__(self, played: pd.DataFrame) -> None:
+        self.played = played
+        self.home = _team_names(played["home_team"])
+        self.away = _team_names(played["away_team"])
+        self.home_goals = played["home_goals"].to_numpy(dtype=np.int64)
+        self.away_goals = played["away_goals"].to_numpy(dtype=np.int64)
+        self.days = played["match_date"].to_numpy(dtype="datetime64[D]")
+        # the arrays poisson_targets reads, converted once (lazily: only a fit asks for them); a training
+        # prefix of them gives the same targets as poisson_targets(played.iloc[:n_train]), k included
+        self._goals_and_shots: tuple[np.ndarray, ...] | None = None
+        # team appearances for the snapshots' matches_used: codes per name, counted per block with bincount
+        self.code_of: dict[object, int] = {}
+        codes = [self.code_of.setdefault(name, len(self.code_of))
+                 for name in (*played["home_team"].tolist(), *played["away_team"].tolist())]
+        codes = np.array(codes, dtype=np.int64)
+        self.home_codes, self.away_codes = codes[: len(played)], codes[len(played):]
+
+    def fit(self, n_train: int, cutoff, config: WalkForwardConfig, **options) -> DixonColesFit:
+        # the same call as _fit(played.iloc[:n_train], ...)
+        return fit_dixon_coles(
+            self.home[:n_train], self.away[:n_train], self.home_goals[:n_train], self.away_goals[:n_train],
+            self.days[:n_train], reference_date=cutoff, config=config.dixon_coles,
+            poisson_targets=self.poisson_targets(n_train, config.shots_on_target_weight), **options,
+        )
+
+    def poisson_targets(self, n_train: int, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+        if shots_on_target_weight == 0.0 or "home_shots_on_target" not in self.played:
+            return None
+        if self._goals_and_shots is None:
+            self._goals_and_shots = _goals_and_shots(self.played)
+        return _poisson_targets_from(*(values[:n_train] for values in self._goals_and_shots), shots_on_target_weight)
+
+    def appearances(self, n_train: int, teams) -> list[int]:
+        """Matches each of ``teams`` played in the first ``n_train`` rows (0 for a team with none)."""
+        size = len(self.code_of)
+        counts = (np.bincount(self.home_codes[:n_train], minlength=size)
+                  + np.bincount(self.away_codes[:n_train], minlength=size))
+        return [int(counts[self.code_of[team]]) if team in self.code_of else 0 for team in teams]
+
+
+@dataclass(frozen=True)
+class _FittedBlock:
+    as_of: pd.Timestamp  # the block's Monday
+    fit: DixonColesFit
+    version: str | None
+    n_train: int
+    positions: np.ndarray  # the block's rows in the season's targets
+
+
+def _snapshot_frame(blocks: list[_FittedBlock], league, season, promoted: set[str], played: _TrainingColumns) -> pd.DataFrame:
+    """One row per team and block (the teams of each block's fit, in its order)."""
+    sizes = [len(b.fit.teams) for b in blocks]
+
+    def per_block(values, dtype) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), sizes)
+
+    teams = [team for b in blocks for team in b.fit.teams]
     return pd.DataFrame(
         {
             "league": league,
             "season": season,
-            "as_of_date": block,
+            "as_of_date": pd.DatetimeIndex([b.as_of for b in blocks]).repeat(sizes),
             "team": teams,
-            "attack": np.asarray(fit.attack, dtype=float),
-            "defence": np.asarray(fit.defence, dtype=float),
-            "home_advantage": float(fit.home_advantage),
-            "intercept": float(fit.intercept),
-            "rho": float(fit.rho),
-            "xi": float(fit.config.xi),
-            "shrinkage": float(fit.config.shrinkage),
+            "attack": np.concatenate([np.asarray(b.fit.attack, dtype=float) for b in blocks]),
+            "defence": np.concatenate([np.asarray(b.fit.defence, dtype=float) for b in blocks]),
+            "home_advantage": per_block([float(b.fit.home_advantage) for b in blocks], float),
+            "intercept": per_block([float(b.fit.intercept) for b in blocks], float),
+            "rho": per_block([float(b.fit.rho) for b in blocks], float),
+            "xi": per_block([float(b.fit.config.xi) for b in blocks], float),
+            "shrinkage": per_block([float(b.fit.config.shrinkage) for b in blocks], float),
             "is_promoted": [team in promoted for team in teams],
-            "matches_used": [int(appearances.get(team, 0)) for team in teams],
-            "effective_weight": float(diagnostics.effective_weight),
-            "log_likelihood": float(diagnostics.log_likelihood),
-            "converged": bool(diagnostics.converged),
-            "iterations": int(diagnostics.iterations),
-            "model_version": version,
+            "matches_used": [n for b in blocks for n in played.appearances(b.n_train, b.fit.teams)],
+            "effective_weight": per_block([float(b.fit.diagnostics.effective_weight) for b in blocks], float),
+            "log_likelihood": per_block([float(b.fit.diagnostics.log_likelihood) for b in blocks], float),
+            "converged": per_block([bool(b.fit.diagnostics.converged) for b in blocks], bool),
+            "iterations": per_block([int(b.fit.diagnostics.iterations) for b in blocks], np.int64),
+            "model_version": per_block([b.version for b in blocks], object),
         }
     )
 
 
-def _prediction_rows(fit, members: pd.DataFrame, block, version) -> pd.DataFrame:
-    home, away = members["home_team"].to_numpy(), members["away_team"].to_numpy()
-    probs = fit.predict_1x2(home, away)
-    lambda_home, lambda_away = fit.lambdas(home, away)
-    known = set(fit.teams)
-    flags = [
-        ",".join(flag for flag, unseen in (("unseen_home_team", h not in known), ("unseen_away_team", a not in known)) if unseen)
-        for h, a in zip(home, away, strict=True)
-    ]
-    rows = members.assign(
-        snapshot_as_of=block,
-        model_version=version,
-        lambda_home=lambda_home,
-        lambda_away=lambda_away,
+def _prediction_frame(blocks: list[_FittedBlock], targets: pd.DataFrame, home: np.ndarray, away: np.ndarray) -> pd.DataFrame:
+    """The season's predicted matches (block by block) with each block's snapshot, 1X2 and λs."""
+    lambda_home, lambda_away, probs, flags = [], [], [], []
+    for b in blocks:
+        block_home, block_away = home[b.positions], away[b.positions]
+        probs.append(b.fit.predict_1x2(block_home, block_away))
+        block_lambda_home, block_lambda_away = b.fit.lambdas(block_home, block_away)
+        lambda_home.append(block_lambda_home)
+        lambda_away.append(block_lambda_away)
+        known = set(b.fit.teams)
+        flags.extend(
+            ",".join(flag for flag, unseen in (("unseen_home_team", h not in known), ("unseen_away_team", a not in known)) if unseen)
+            for h, a in zip(block_home, block_away, strict=True)
+        )
+    positions = np.concatenate([b.positions for b in blocks])
+    sizes = [len(b.positions) for b in blocks]
+    probs = np.concatenate(probs)
+    return targets.iloc[positions].reset_index(drop=True).assign(
+        snapshot_as_of=targets["block"].to_numpy()[positions],
+        model_version=np.repeat(np.array([b.version for b in blocks], dtype=object), sizes),
+        lambda_home=np.concatenate(lambda_home),
+        lambda_away=np.concatenate(lambda_away),
         model_home=probs[:, 0],
         model_draw=probs[:, 1],
         model_away=probs[:, 2],
         flags=flags,
     )
-    return rows

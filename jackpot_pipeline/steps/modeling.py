@@ -74,7 +74,9 @@ def walk_forward_step(matches: pd.DataFrame, league: str, season: str,
     snapshots, predictions = result.snapshots, result.predictions
     common = {"settings": config.as_dict(), "training_seasons": result.training_seasons}
     if baseline is not None:
-        predictions = with_baseline(predictions, walk_forward(matches, season, baseline, lower_division).predictions)
+        # only the baseline's 1X2 is kept: it skips its snapshots and version hashes
+        baseline_predictions = walk_forward(matches, season, baseline, lower_division, predictions_only=True).predictions
+        predictions = with_baseline(predictions, baseline_predictions)
         common["baseline_settings"] = baseline.as_dict()
     return StepOutput(
         {"team_strength_snapshots": snapshots, "uncalibrated_predictions": predictions},
