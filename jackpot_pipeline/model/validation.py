@@ -386,9 +386,10 @@ def reliability_json(table: pd.DataFrame, set_id: str) -> str:
     return _reliability_payload(table[table["set_id"] == set_id])
 
 
-def reliability_jsons(table: pd.DataFrame) -> dict[str, str]:
-    """:func:`reliability_json` of every set in ``table`` ({set_id: JSON}), the table split once."""
-    return {str(set_id): _reliability_payload(rows) for set_id, rows in table.groupby("set_id", sort=False)}
+def reliability_jsons(table: pd.DataFrame, set_ids: Sequence[str]) -> list[str]:
+    """:func:`reliability_json` of each of ``set_ids``, the table split once."""
+    by_set = dict(iter(table.groupby("set_id", sort=False)))
+    return [_reliability_payload(by_set.get(set_id, table.iloc[:0])) for set_id in set_ids]
 
 
 def _reliability_payload(mine: pd.DataFrame) -> str:

@@ -141,14 +141,6 @@ def _market(frame: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     return implied.probs, implied.margin
 
 
-def poisson_targets(played: pd.DataFrame, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """(home, away) targets α·goals + (1 − α)·k·shots on target, k = goals per shot on target of ``played``
-    (matches with both counts); None when the weight is 0 or no match has shots on target."""
-    if shots_on_target_weight == 0.0 or "home_shots_on_target" not in played:
-        return None
-    return _poisson_targets_from(*_goals_and_shots(played), shots_on_target_weight)
-
-
 def _goals_and_shots(played: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Home and away goals and shots on target as floats (NaN for a missing or unreadable shot count)."""
     return (
@@ -158,8 +150,10 @@ def _goals_and_shots(played: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
     )
 
 
-def _poisson_targets_from(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: np.ndarray,
-                          shots_away: np.ndarray, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+def poisson_targets(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: np.ndarray, shots_away: np.ndarray,
+                    shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(home, away) targets α·goals + (1 − α)·k·shots on target, k = goals per shot on target of the matches
+    with both counts (shots NaN when unknown); None when no match has shots on target."""
     known = np.isfinite(shots_home) & np.isfinite(shots_away)
     shots_total = shots_home[known].sum() + shots_away[known].sum()
     if shots_total <= 0:
@@ -178,16 +172,6 @@ def _played_in_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "played"].reset_index(drop=True)
 
 
-def _fit(train: pd.DataFrame, cutoff, config: WalkForwardConfig, **options) -> DixonColesFit:
-    return fit_dixon_coles(
-        train["home_team"].to_numpy(), train["away_team"].to_numpy(),
-        train["home_goals"].to_numpy(dtype=np.int64), train["away_goals"].to_numpy(dtype=np.int64),
-        train["match_date"].to_numpy(dtype="datetime64[D]"),
-        reference_date=cutoff, config=config.dixon_coles,
-        poisson_targets=poisson_targets(train, config.shots_on_target_weight), **options,
-    )
-
-
 def promoted_team_priors(
     train: pd.DataFrame, lower: pd.DataFrame, cutoff, promoted: list[str], config: WalkForwardConfig
 ) -> tuple[dict[str, tuple[float, float]], str]:
@@ -202,7 +186,7 @@ def promoted_team_priors(
     if not wanted or train.empty:
         return {}, digest
     joint = pd.concat([train, lower], ignore_index=True).sort_values(["match_date", "match_id"], kind="stable")
-    fit = _fit(joint, cutoff, config)
+    fit = _TrainingColumns(joint).fit(len(joint), cutoff, config)
     own = sorted(_teams(train))
     attack_centre = float(np.mean([fit.strengths(team)[0] for team in own]))
     defence_centre = float(np.mean([fit.strengths(team)[1] for team in own]))
@@ -337,7 +321,7 @@ class _TrainingColumns:
         self.away_goals = played["away_goals"].to_numpy(dtype=np.int64)
         self.days = played["match_date"].to_numpy(dtype="datetime64[D]")
         # the arrays poisson_targets reads, converted once (lazily: only a fit asks for them); a training
-        # prefix of them gives the same targets as poisson_targets(played.iloc[:n_train]), k included
+        # prefix of them gives the targets of the first n_train matches, k included
         self._goals_and_shots: tuple[np.ndarray, ...] | None = None
         # team appearances for the snapshots' matches_used: codes per name, counted per block with bincount
         self.code_of: dict[object, int] = {}
@@ -347,7 +331,6 @@ class _TrainingColumns:
         self.home_codes, self.away_codes = codes[: len(played)], codes[len(played):]
 
     def fit(self, n_train: int, cutoff, config: WalkForwardConfig, **options) -> DixonColesFit:
-        # the same call as _fit(played.iloc[:n_train], ...)
         return fit_dixon_coles(
             self.home[:n_train], self.away[:n_train], self.home_goals[:n_train], self.away_goals[:n_train],
             self.days[:n_train], reference_date=cutoff, config=config.dixon_coles,
@@ -359,7 +342,7 @@ class _TrainingColumns:
             return None
         if self._goals_and_shots is None:
             self._goals_and_shots = _goals_and_shots(self.played)
-        return _poisson_targets_from(*(values[:n_train] for values in self._goals_and_shots), shots_on_target_weight)
+        return poisson_targets(*(values[:n_train] for values in self._goals_and_shots), shots_on_target_weight)
 
     def appearances(self, n_train: int, teams) -> list[int]:
         """Matches each of ``teams`` played in the first ``n_train`` rows (0 for a team with none)."""

@@ -81,10 +81,9 @@ def validation_report_step(predictions: pd.DataFrame, league: str, season: str,
         return StepOutput({"validation_reports": typed(pd.DataFrame(columns=REPORT_COLUMNS), REPORT_COLUMNS)},
                           {"validation_reports": {"note": f"{league}|{season}: {note}"}})
     table = v.reliability_table(predictions, n_bins=settings.n_bins, min_season_match_index=settings.min_season_match_index)
-    reliability = v.reliability_jsons(table)
     report = typed(report.assign(
         league=league, season=season, min_season_match_index=settings.min_season_match_index,
-        reliability=[reliability.get(set_id) or v.reliability_json(table, set_id) for set_id in report["set_id"]],
+        reliability=v.reliability_jsons(table, report["set_id"].tolist()),
     ), REPORT_COLUMNS)
     model = _set_row(report)
     png = v.reliability_png(table, f"{league} {season}: reliability of out-of-sample probabilities (n = {model.get('n', 0)})")
