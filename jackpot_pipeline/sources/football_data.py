@@ -35,6 +35,7 @@ import csv
 import datetime as dt
 import hashlib
 import math
+import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from jackpot_pipeline.sources.cells import (
+    _cached_float,
+    _parse_count,
+    parse_kickoff_time,
+    parse_match_date,
+    result_from_goals,
+)
 from jackpot_pipeline.sources.leagues import (
     ALL_LEAGUES,
     SeasonError,
@@ -121,8 +129,6 @@ _INT_COLUMNS = [
     "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
 ]
 _ODDS_COLUMN = re.compile(r"^(.+?)([HDA])$")
-_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
-_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})$")
 _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _LINE_BREAK_BYTES = re.compile(rb"(\r\n|\n|\r)")
 
@@ -562,6 +568,12 @@ class _ColumnMap:
             if outcomes == {"H", "D", "A"}
             for outcome in "HDA"
         ]
+        # raw odds cells known to add no issue: most rows repeat a few hundred prices, so a row whose
+        # cells are all known skips the per-cell parse (see _odds_cell_issues)
+        self.odds_reach = max((position for position, _ in self.all_odds_cells), default=-1) + 1
+        positions = [position for position, _ in self.all_odds_cells]
+        self.odds_texts = operator.itemgetter(*positions) if len(positions) > 1 else None
+        self.clean_odds_cells: set[str] = set()
 
     def _triples(self, prefixes: Iterable[str]) -> list[str]:
         return [p for p in prefixes if all(f"{p}{o}" in self.index for o in "HDA")]
@@ -670,15 +682,24 @@ def _canonical_record(row: SourceRow, columns: _ColumnMap, context: _RowContext)
         if text and value is None:
             issues.append(f"{source}={text!r} is not a count from 0 to {MAX_MATCH_STAT}, left empty")
         record[target] = value
-    width = len(fields)
-    for position, name in columns.all_odds_cells:
-        text = fields[position].strip() if position < width else ""
-        if text and _parse_float(text) is None:
-            issues.append(f"{name}={text!r} is not a number")
+    _odds_cell_issues(fields, columns, issues)
     record.update(_choose_odds(fields, columns, columns.pre_closing, "", issues))
     record.update(_choose_odds(fields, columns, columns.closing, "closing_", issues))
     record["issues"] = "; ".join(issues) if issues else None
     return record
+
+
+def _odds_cell_issues(fields: Sequence[str], columns: _ColumnMap, issues: list[str]) -> None:
+    width, clean = len(fields), columns.clean_odds_cells
+    if columns.odds_texts and width >= columns.odds_reach:
+        unseen = set(columns.odds_texts(fields)).difference(clean)
+        if all(not raw.strip() or _cached_float(raw.strip()) is not None for raw in unseen):
+            clean.update(unseen)
+            return
+    for position, name in columns.all_odds_cells:
+        text = fields[position].strip() if position < width else ""
+        if text and _cached_float(text) is None:
+            issues.append(f"{name}={text!r} is not a number")
 
 
 def team_name_problem(name: str) -> str | None:
@@ -732,7 +753,7 @@ def _choose_odds(fields, columns: _ColumnMap, prefixes, prefix_out: str, issues:
         texts = [columns.cell(fields, f"{prefix}{o}") for o in "HDA"]
         if not all(texts):
             continue
-        prices = [_parse_float(t) for t in texts]
+        prices = [_cached_float(t) for t in texts]
         if any(p is None for p in prices):
             continue  # the unreadable cell is already listed in issues
         problem = odds_problem(prices)
@@ -782,70 +803,3 @@ def _canonical_frame(records: list[dict[str, object]], league: str, season: str,
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")
     frame["source_row"] = frame["source_row"].astype("int64")
     return frame
-
-
-# --- cell parsers ---------------------------------------------------------------------------------
-
-
-def parse_match_date(text: str, season_years: tuple[int, int] | None = None) -> dt.date | None:
-    """``dd/mm/yy`` or ``dd/mm/yyyy`` (both occur, sometimes within one season), ASCII digits only.
-
-    A two-digit year is one of the season's own years when ``season_years`` (first, last) is given
-    (``14/08/93`` in 1993/94 is 1993, ``15/01/00`` in 1999/2000 is 2000), else the one of the century
-    nearest the season; without ``season_years`` it is 20yy.
-    """
-    match = _DATE.match(text.strip())
-    if match is None:
-        return None
-    day, month, year = (int(part) for part in match.groups())
-    if len(match.group(3)) == 2:
-        year = _two_digit_year(year, season_years)
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _two_digit_year(two_digits: int, season_years: tuple[int, int] | None) -> int:
-    if season_years is None:
-        return 2000 + two_digits
-    for year in season_years:
-        if year % 100 == two_digits:
-            return year
-    first = season_years[0]
-    century = first - first % 100
-    candidates = (century - 100 + two_digits, century + two_digits, century + 100 + two_digits)
-    return min(candidates, key=lambda year: abs(year - first))
-
-
-def parse_kickoff_time(text: str) -> str | None:
-    match = _TIME.match(text.strip())
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        return None
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-def _parse_float(text: str) -> float | None:
-    """A finite plain ASCII decimal (``2.10``, ``1e2``): no ``nan``, ``inf``, ``1_000`` or non-ASCII digits."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    # float() also reads "1_000", "\uff13" and " 3 "; what it reads as nan or inf is no price or count
-    if not math.isfinite(value) or "_" in text or not text.isascii() or text != text.strip():
-        return None
-    return value
-
-
-def _parse_count(text: str, limit: int) -> int | None:
-    """A whole number from 0 to ``limit`` (``3`` or ``3.0``), else None."""
-    if not text:
-        return None
-    value = _parse_float(text)
-    if value is None or value < 0 or value > limit or value != int(value):
-        return None
-    return int(value)
-
-
-def result_from_goals(home_goals: int, away_goals: int) -> str:
-    return "H" if home_goals > away_goals else ("A" if home_goals < away_goals else "D")
