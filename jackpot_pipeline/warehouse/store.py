@@ -213,20 +213,25 @@ class Warehouse:
 
     def _conform(self, spec: Table, frame: pd.DataFrame, partition: str | None) -> pd.DataFrame:
         where = f"table {spec.name}" + (f", partition {partition}" if partition else "")
-        missing = [c for c in spec.column_names if c not in frame.columns]
-        extra = [c for c in frame.columns if c not in spec.column_names]
-        if missing or extra:
-            raise WarehouseError(
-                f"{where}: the frame does not match the table's columns"
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-                + (f"; not in the table: {', '.join(map(str, extra))}" if extra else "")
-            )
-        conformed = frame[spec.column_names]
-        for column in sorted(spec.not_null):
-            nulls = int(conformed[column].isna().sum())
-            if nulls:
-                raise WarehouseError(f"{where}: column {column} must not be empty, but {nulls} row(s) are")
-        return conformed
+        names = spec.column_names
+        if list(frame.columns) != names:
+            missing = [c for c in names if c not in frame.columns]
+            extra = [c for c in frame.columns if c not in names]
+            if missing or extra:
+                raise WarehouseError(
+                    f"{where}: the frame does not match the table's columns"
+                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                    + (f"; not in the table: {', '.join(map(str, extra))}" if extra else "")
+                )
+            frame = frame[names]
+        required = sorted(spec.not_null)
+        if required and len(frame):
+            # one pass over the required columns (each column alone costs a Series per column and write)
+            counts = frame[required].isna().to_numpy().sum(axis=0)
+            for column, nulls in zip(required, counts, strict=True):
+                if nulls:
+                    raise WarehouseError(f"{where}: column {column} must not be empty, but {int(nulls)} row(s) are")
+        return frame
 
     def _write_file(self, spec: Table, frame: pd.DataFrame, target, *, exclusive: bool) -> None:
         partition = None if target.name in (SCHEMA_FILE,) else target.stem
@@ -240,12 +245,15 @@ class Warehouse:
         temporary = Path(folder) / f".{target.stem}{_TEMPORARY_MARK}{uuid.uuid4().hex}"
         select = ", ".join(f"CAST({_quote(c)} AS {kind}) AS {_quote(c)}" for c, kind in spec.columns)
         try:
+            # DuckDB finds the frame by its variable name (a replacement scan): the same pandas scan as
+            # register(), without creating and dropping a view per file, which cost as much as the copy
+            # of a small frame
+            warehouse_frame_to_write = conformed  # noqa: F841 - named in the SQL below
             with _database()[0].cursor() as connection:
-                connection.register("frame", conformed)
                 connection.execute(
-                    f"COPY (SELECT {select} FROM frame) TO {_literal(str(temporary))} (FORMAT PARQUET, COMPRESSION ZSTD)"
+                    f"COPY (SELECT {select} FROM warehouse_frame_to_write) TO {_literal(str(temporary))} "
+                    "(FORMAT PARQUET, COMPRESSION ZSTD)"
                 )
-                connection.unregister("frame")
             if self.remote:
                 if exclusive and target.exists():
                     raise AlreadyFinalised(f"table {spec.name}: {target.name} exists and is never replaced")
