@@ -548,6 +548,7 @@ class _ColumnMap:
         self.reach = max(self.index[name] for name in self.required) + 1
         self.pre_closing = [] if extra else self._triples(PRE_CLOSING_ODDS_PREFERENCE)
         self.closing = self._triples(CLOSING_ODDS_PREFERENCE)
+        self.triples = {p: tuple(self.index[f"{p}{o}"] for o in "HDA") for p in (*self.pre_closing, *self.closing)}
         self.optional_ints = {
             target: source
             for target, source in (
@@ -749,8 +750,9 @@ def _half_time(fields, columns: _ColumnMap, home_goals, away_goals, issues: list
 
 
 def _choose_odds(fields, columns: _ColumnMap, prefixes, prefix_out: str, issues: list[str]) -> dict[str, object]:
+    width = len(fields)
     for prefix in prefixes:
-        texts = [columns.cell(fields, f"{prefix}{o}") for o in "HDA"]
+        texts = [fields[position].strip() if position < width else "" for position in columns.triples[prefix]]
         if not all(texts):
             continue
         prices = [_cached_float(t) for t in texts]
@@ -760,13 +762,11 @@ def _choose_odds(fields, columns: _ColumnMap, prefixes, prefix_out: str, issues:
         if problem:
             issues.append(f"{prefix} 1X2 odds {'/'.join(texts)} rejected: {problem}")
             continue
-        return {
-            f"{prefix_out}odds_home": prices[0],
-            f"{prefix_out}odds_draw": prices[1],
-            f"{prefix_out}odds_away": prices[2],
-            f"{prefix_out}odds_source": prefix,
-        }
-    return {f"{prefix_out}odds_{k}": None for k in ("home", "draw", "away", "source")}
+        return dict(zip(_ODDS_FIELDS[prefix_out], (*prices, prefix), strict=True))
+    return dict.fromkeys(_ODDS_FIELDS[prefix_out])
+
+
+_ODDS_FIELDS = {out: tuple(f"{out}odds_{k}" for k in ("home", "draw", "away", "source")) for out in ("", "closing_")}
 
 
 def odds_problem(prices: Sequence[float]) -> str | None:

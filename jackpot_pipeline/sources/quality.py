@@ -51,7 +51,7 @@ def goals_consistent(canonical: pd.DataFrame) -> QualityResult:
         f"{len(played)} played matches with non-negative integer goals matching H/D/A; "
         f"{len(unplayed)} without result carry no goals",
         len(failures),
-        [f"line {r.source_row}: {r.home_goals}-{r.away_goals} {r.result}" for r in failures.head(_EXAMPLES).itertuples()],
+        [f"line {r.source_row}: {r.home_goals}-{r.away_goals} {r.result}" for r in _first_rows(failures)],
     )
 
 
@@ -80,14 +80,25 @@ def dates_in_season(canonical: pd.DataFrame, league: str, season: str) -> Qualit
     if canonical.empty:
         return QualityResult(True, "no matches in this partition")
     window = season_window(league, season)
-    dates = pd.to_datetime(canonical["match_date"]).dt.date
-    outside = canonical[[not window.contains(day) for day in dates]]
+    stamps = pd.to_datetime(canonical["match_date"])
+    if stamps.dtype.kind == "M" and stamps.dt.tz is None and not stamps.isna().any():
+        # a day is in the window when its midnight is (a missing date takes the row-wise path below)
+        last = pd.Timestamp(window.last_day) + pd.Timedelta(days=1)
+        outside = canonical[~((stamps >= pd.Timestamp(window.first_day)) & (stamps < last)).to_numpy()]
+    else:
+        outside = canonical[[not window.contains(day) for day in stamps.dt.date]]
     return QualityResult(
         outside.empty,
         f"every match dated {window.first_day} to {window.last_day}",
         len(outside),
-        [f"line {r.source_row}: {r.match_date:%Y-%m-%d}" for r in outside.head(_EXAMPLES).itertuples()],
+        [f"line {r.source_row}: {r.match_date:%Y-%m-%d}" for r in _first_rows(outside)],
     )
+
+
+def _first_rows(frame: pd.DataFrame):
+    """The first rows to quote as examples (none of a frame without rows: itertuples would still build
+    a named-tuple class for its columns)."""
+    return frame.head(_EXAMPLES).itertuples() if len(frame) else ()
 
 
 def rows_accounted(raw: pd.DataFrame, canonical: pd.DataFrame, quarantined: pd.DataFrame, expected_lines: int) -> QualityResult:

@@ -87,6 +87,8 @@ def withdrawn_matches(
     """
     if reason not in WITHDRAWAL_REASONS:
         raise ValueError(f"unknown withdrawal reason {reason!r}; known: {', '.join(WITHDRAWAL_REASONS)}")
+    if (previous_canonical is None or previous_canonical.empty) and (previous_withdrawn is None or previous_withdrawn.empty):
+        return _withdrawn_frame(None)  # nothing was stored, so nothing can be withdrawn (a first ingest)
     present = set(current_canonical["match_id"])
     kept = _withdrawn_frame(previous_withdrawn)
     kept = kept[~kept["match_id"].isin(present)]
