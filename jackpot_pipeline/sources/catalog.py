@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jackpot_pipeline.sources.football_data import PARSER_VERSION, ParsedSource, parse_source, partition_rows
+from jackpot_pipeline.sources.football_data import PARSER_VERSION, ParsedSource, SourceRow, parse_source, partition_rows
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES, is_extra_league, is_split_season_key, season_selected
 
 _MAIN_PATH = re.compile(r"^mmz4281/(\d{4})/([A-Z0-9]+)\.csv$")
@@ -49,10 +49,12 @@ def league_and_season_of(relpath: str) -> tuple[str, str | None] | None:
     return None
 
 
-def slice_fingerprint(parsed: ParsedSource, league: str, season: str) -> str:
+def slice_fingerprint(parsed: ParsedSource, league: str, season: str, rows: Sequence[SourceRow] | None = None) -> str:
+    """``rows``: the season's rows when the caller has split the file already (splitting is the costly part)."""
     if parsed.format == "main":
         return parsed.decoded.sha256
-    rows = partition_rows(parsed, league)[season].rows
+    if rows is None:
+        rows = partition_rows(parsed, league)[season].rows
     digest = hashlib.sha256(",".join(parsed.header).encode())
     for row in rows:
         digest.update(b"\n" + row.text.encode("utf-8", errors="surrogatepass"))
@@ -70,8 +72,8 @@ def partitions_of_file(raw_dir: Path, relpath: str) -> list[PartitionSource]:
         return [PartitionSource(league, season, relpath, sha256, sha256)]
     parsed = parse_source(data, relpath)
     return [
-        PartitionSource(league, key, relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, key))
-        for key in partition_rows(parsed, league)
+        PartitionSource(league, key, relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, key, part.rows))
+        for key, part in partition_rows(parsed, league).items()
     ]
 
 

@@ -453,20 +453,12 @@ def canonicalise(
     columns = _ColumnMap(parsed.header, parsed.format)
     context = _RowContext(league, season, season_window(league, season), season_years(league, season), ALL_LEAGUES[league])
 
-    raw_records: list[dict[str, object]] = []
     accepted: list[dict[str, object]] = []
     quarantined: list[dict[str, object]] = []
     blank_rows = 0
     seen_fixtures: set[tuple[str, str, dt.date]] = set()
 
     for row in partition.rows:
-        raw_records.append(
-            {
-                "source_row": row.line_number,
-                "row_kind": "blank" if row.is_blank else "data",
-                "raw_line": row.text,
-            }
-        )
         if row.is_blank:
             blank_rows += 1
             continue
@@ -488,7 +480,8 @@ def canonicalise(
 
     canonical = _canonical_frame(accepted, league, season, snapshot_date)
     common = {"league": league, "season": season, "source_path": relpath, "source_sha256": sha256}
-    raw = pd.DataFrame(raw_records, columns=["source_row", "row_kind", "raw_line"])
+    raw = pd.DataFrame([(row.line_number, "blank" if row.is_blank else "data", row.text) for row in partition.rows],
+                       columns=["source_row", "row_kind", "raw_line"])
     raw = raw.assign(**common, snapshot_date=pd.Timestamp(snapshot_date))[RAW_COLUMNS]
     raw["source_row"] = raw["source_row"].astype("int64")
     quarantine = pd.DataFrame(

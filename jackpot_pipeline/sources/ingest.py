@@ -101,7 +101,8 @@ def ingest_partition(
         return _empty(league, season, previous_canonical, previous_log, previous_withdrawn, now,
                       f"no data: {source.relpath} has no rows for season {season}",
                       source_version=absent_slice_version(parsed.decoded.sha256))
-    partition = PartitionSource(league, season, source.relpath, parsed.decoded.sha256, slice_fingerprint(parsed, league, season))
+    partition = PartitionSource(league, season, source.relpath, parsed.decoded.sha256,
+                                slice_fingerprint(parsed, league, season, slices[season].rows))
     snapshot = source.snapshot_date or now.date()
     result = canonicalise(parsed, slices[season], snapshot_date=snapshot)
     diff = diff_matches(previous_canonical, result.canonical)
