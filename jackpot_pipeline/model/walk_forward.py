@@ -120,19 +120,36 @@ def block_starts(dates: pd.Series) -> pd.Series:
     return days - pd.to_timedelta(days.dt.weekday, unit="D")
 
 
-def _row_hashes(played: pd.DataFrame) -> list[str]:
-    """Chained hashes: entry k identifies exactly the first k training rows (in date order)."""
-    digest = hashlib.sha256()
-    chain = [digest.hexdigest()]
-    shots = played.reindex(columns=["home_shots_on_target", "away_shots_on_target"])
-    for row, (home_shots, away_shots) in zip(
-        played[["match_id", "match_date", "home_team", "away_team", "home_goals", "away_goals"]].itertuples(index=False),
-        shots.itertuples(index=False, name=None), strict=True,
-    ):
-        digest.update(f"{row.match_id}|{row.match_date:%Y-%m-%d}|{row.home_team}|{row.away_team}|{row.home_goals}|"
-                      f"{row.away_goals}|{home_shots}|{away_shots}\n".encode())
-        chain.append(digest.copy().hexdigest())
-    return chain
+class _PrefixHashes:
+    """Chained SHA-256 of the training rows (in date order): ``hashes[k]`` identifies exactly the first k rows.
+
+    Only the prefixes a walk-forward asks for are hashed, in one pass when asked in increasing order (the
+    blocks' training sizes never decrease), so a season costs one digest of its rows, not one per row."""
+
+    def __init__(self, played: pd.DataFrame) -> None:
+        shots = played.reindex(columns=["home_shots_on_target", "away_shots_on_target"])
+        # the values as a row tuple would format them (f-strings of the boxed scalars), column by column
+        columns = [
+            played["match_id"].tolist(),
+            played["match_date"].to_numpy(dtype="datetime64[D]").astype(str).tolist(),  # ISO, as %Y-%m-%d
+            *(played[name].tolist() for name in ("home_team", "away_team", "home_goals", "away_goals")),
+            *(shots[name].tolist() for name in shots.columns),
+        ]
+        self._lines = ["|".join(map(str, values)) + "\n" for values in zip(*columns, strict=True)]
+        self._digest = hashlib.sha256()
+        self._hashed = 0
+
+    def __len__(self) -> int:
+        return len(self._lines) + 1
+
+    def __getitem__(self, rows: int) -> str:
+        if not 0 <= rows <= len(self._lines):
+            raise IndexError(f"{rows} rows asked of {len(self._lines)}")
+        if rows < self._hashed:
+            self._digest, self._hashed = hashlib.sha256(), 0
+        self._digest.update("".join(self._lines[self._hashed:rows]).encode())
+        self._hashed = rows
+        return self._digest.hexdigest()
 
 
 def _market(frame: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +197,8 @@ def promoted_team_priors(
     the league's own training window; and a digest of the lower-division rows used."""
     lower = _played_in_order(lower)
     lower = lower[lower["match_date"].to_numpy(dtype="datetime64[D]") < cutoff]
-    digest = _row_hashes(lower)[-1]
+    hashes = _PrefixHashes(lower)
+    digest = hashes[len(hashes) - 1]
     lower_teams = _teams(lower)
     wanted = [team for team in promoted if team in lower_teams]
     if not wanted or train.empty:
@@ -233,7 +251,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     frame = frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
-    chain = None if predictions_only else _row_hashes(played)
+    chain = None if predictions_only else _PrefixHashes(played)
     played_columns = _TrainingColumns(played)
 
     targets = frame[frame["season"] == season].reset_index(drop=True)
