@@ -351,34 +351,23 @@ def reliability_table(
     scored = score_predictions(predictions, min_season_match_index=min_season_match_index)
     scored = scored[scored["has_probs"].to_numpy()]
     wanted = _ordered_sets(scored["set_id"].unique()) if set_ids is None else list(set_ids)
-    frames = []
+    # one frame built from plain arrays: a frame per set and outcome cost more than the binning
+    set_column, outcomes = scored["set_id"].to_numpy(dtype=object, na_value=None), scored["outcome"].to_numpy()
+    probs_all, frames = scored[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), {c: [] for c in RELIABILITY_COLUMNS}
     for set_id in wanted:
-        mine = scored[scored["set_id"] == set_id]
-        if mine.empty:
-            continue
-        probs = mine[list(PROB_COLUMNS)].to_numpy(dtype=np.float64)
-        outcomes = mine["outcome"].to_numpy()
-        for code, label in enumerate(OUTCOME_LABELS):
-            curve = reliability_curve(probs, outcomes, n_bins=n_bins, outcome=code)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "set_id": set_id,
-                        "outcome": label,
-                        "bin": np.arange(n_bins, dtype=np.int64),
-                        "bin_lower": curve.bin_edges[:-1],
-                        "bin_upper": curve.bin_edges[1:],
-                        "count": curve.counts,
-                        "mean_predicted": curve.mean_predicted,
-                        "observed_frequency": curve.observed_frequency,
-                    }
-                )
-            )
-    if not frames:
+        mine = set_column == set_id
+        for code, label in enumerate(OUTCOME_LABELS if mine.any() else ()):
+            curve = reliability_curve(probs_all[mine], outcomes[mine], n_bins=n_bins, outcome=code)
+            for column, values in zip(RELIABILITY_COLUMNS, ([set_id] * n_bins, [label] * n_bins, np.arange(
+                    n_bins, dtype=np.int64), curve.bin_edges[:-1], curve.bin_edges[1:], curve.counts,
+                    curve.mean_predicted, curve.observed_frequency), strict=True):
+                frames[column].append(np.asarray(values, dtype=object if column in ("set_id", "outcome") else None))
+    if not frames["set_id"]:
         return pd.DataFrame({column: pd.Series(dtype="float64") for column in RELIABILITY_COLUMNS}).astype(
             {"set_id": "string", "outcome": "string", "bin": "int64", "count": "int64"}
         )
-    return pd.concat(frames, ignore_index=True).astype({"set_id": "string", "outcome": "string"})
+    table = pd.DataFrame({column: np.concatenate(parts) for column, parts in frames.items()})
+    return table.astype({"set_id": "string", "outcome": "string"})
 
 
 def reliability_json(table: pd.DataFrame, set_id: str) -> str:
@@ -446,14 +435,19 @@ def reliability_png(
         sets = [s for s in set_ids if s in present]
     else:
         sets = [s for s in DEFAULT_PLOT_SETS if s in present] or present
+    # masks and columns taken once as arrays: filtering the frame per set and outcome dominated the plot
+    counts, bins = frame["count"].to_numpy(), frame["bin"].to_numpy()
+    plotted = (frame["count"] >= min_count).to_numpy(dtype=bool, na_value=False)
+    predicted, observed = frame["mean_predicted"].to_numpy(dtype=float), frame["observed_frequency"].to_numpy(dtype=float)
+    of_set = {s: (frame["set_id"] == s).to_numpy(dtype=bool, na_value=False) for s in sets}
     panels = []
     for label, name in zip(OUTCOME_LABELS, ("home win", "draw", "away win"), strict=True):
-        lines = {}
+        of_outcome, lines = (frame["outcome"] == label).to_numpy(dtype=bool, na_value=False), {}
         for set_id in sets:
-            rows = frame[(frame["set_id"] == set_id) & (frame["outcome"] == label) & (frame["count"] >= min_count)]
-            rows = rows.sort_values("bin")
-            lines[set_id] = list(zip(rows["mean_predicted"].astype(float), rows["observed_frequency"].astype(float), strict=True))
-        total = int(frame.loc[(frame["outcome"] == label) & (frame["set_id"] == (sets[0] if sets else None)), "count"].sum())
+            rows = np.flatnonzero(of_set[set_id] & of_outcome & plotted)
+            rows = rows[np.argsort(bins[rows], kind="quicksort")]  # as sort_values("bin") orders them
+            lines[set_id] = list(zip(predicted[rows], observed[rows], strict=True))
+        total = int(counts[of_outcome & of_set[sets[0]]].sum()) if sets else 0
         panels.append((name, total, lines))
     return draw_reliability(panels, title, _SET_COLOURS, sets)
 
