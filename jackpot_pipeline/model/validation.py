@@ -190,10 +190,14 @@ def _ordered_sets(present: Iterable[str]) -> list[str]:
 
 
 def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
+    return _typed_metrics(pd.DataFrame(_metric_rows(scored, n_bins=n_bins), columns=METRIC_COLUMNS))
+
+
+def _metric_rows(scored: pd.DataFrame, *, n_bins: int) -> list[dict[str, Any]]:
     # Plain arrays, not pandas selections: this runs once per league-season and set in every summary.
-    rows = []
+    rows: list[dict[str, Any]] = []
     if scored.empty:
-        return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+        return rows
     set_codes, set_names = pd.factorize(scored["set_id"])
     # sort=True: paired differences run over matches in match_id order, as a pivot on match_id would
     match_codes, match_ids = pd.factorize(scored["match_id"], sort=True)
@@ -240,7 +244,7 @@ def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
                     ll_diff, ll_diff_se = _mean_and_se(la - lb)
             row.update(dict(zip(_paired_columns(market), (n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se), strict=True)))
         rows.append(row)
-    return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+    return rows
 
 
 def _calibration_error(probs: np.ndarray, outcome: np.ndarray, n_bins: int) -> dict[str, float]:
@@ -285,30 +289,28 @@ def evaluate_by(
     not played yet), then the metric columns. Groups without a scored match are left out."""
     by = list(by)
     scored = score_predictions(predictions, min_season_match_index=min_season_match_index)
-    frames = []
     scheduled = _scheduled_counts(predictions, by)
     # Only the columns scoring reads: every group would otherwise copy all the prediction columns.
     needed = [*by, "match_id", "set_id", "has_probs", "rps", "brier", "log_loss", "correct", "outcome", *PROB_COLUMNS]
     has_dates = "match_date" in scored
     scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"])) if has_dates else scored[needed]
+    rows = []  # of every group, typed once: a typed frame per group cost more than its metrics
     for key, group in scored.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        metrics = _evaluate_scored(group, n_bins=n_bins)
         dates = group["match_date"] if has_dates else pd.Series(dtype="datetime64[ns]")
-        context = dict(zip(by, key, strict=True))
-        metrics.insert(0, "n_scheduled", int(scheduled.get(key, 0)))
-        metrics.insert(0, "last_match_date", dates.max() if len(dates) else pd.NaT)
-        metrics.insert(0, "first_match_date", dates.min() if len(dates) else pd.NaT)
-        for position, column in enumerate(by):
-            metrics.insert(position, column, context[column])
-        frames.append(metrics)
-    if not frames:
+        context = {**dict(zip(by, key, strict=True)), "first_match_date": dates.min() if len(dates) else pd.NaT,
+                   "last_match_date": dates.max() if len(dates) else pd.NaT, "n_scheduled": int(scheduled.get(key, 0))}
+        rows.extend({**context, **row} for row in _metric_rows(group, n_bins=n_bins))
+    if not rows:
         empty = _typed_metrics(pd.DataFrame(columns=METRIC_COLUMNS))
         for position, column in enumerate([*by, "first_match_date", "last_match_date", "n_scheduled"]):
             dtype = "datetime64[ns]" if column.endswith("_date") else ("int64" if column == "n_scheduled" else "string")
             empty.insert(position, column, pd.Series(dtype=dtype))
         return empty
-    return pd.concat(frames, ignore_index=True)
+    # the dates keep their unit, as they did when inserted per group as scalars of it
+    date_type = scored["match_date"].dtype if has_dates else "datetime64[ns]"
+    frame = pd.DataFrame(rows, columns=[*by, "first_match_date", "last_match_date", "n_scheduled", *METRIC_COLUMNS])
+    return _typed_metrics(frame.astype({"first_match_date": date_type, "last_match_date": date_type}))
 
 
 def _scheduled_counts(predictions: pd.DataFrame, by: list[str]) -> dict[tuple, int]:
