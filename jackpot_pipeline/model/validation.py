@@ -207,11 +207,14 @@ def _metric_rows(scored: pd.DataFrame, *, n_bins: int) -> list[dict[str, Any]]:
     probs_all, outcome_all = scored[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), scored["outcome"].to_numpy()
     code_of = {name: code for code, name in enumerate(set_names)}
 
-    def by_match(values: np.ndarray, code: int) -> np.ndarray:
-        wide = np.full(len(match_ids), np.nan)
-        mine = set_codes == code
-        wide[match_codes[mine]] = values[mine]
-        return wide
+    columns, wide_by = {"rps": rps_all, "log_loss": log_loss_all}, {}  # each set is paired with both markets
+
+    def by_match(column: str, code: int) -> np.ndarray:
+        if (column, code) not in wide_by:
+            wide = wide_by[column, code] = np.full(len(match_ids), np.nan)
+            mine = set_codes == code
+            wide[match_codes[mine]] = columns[column][mine]
+        return wide_by[column, code]
 
     for set_id in _ordered_sets(set_names):
         code = code_of[set_id]
@@ -235,11 +238,11 @@ def _metric_rows(scored: pd.DataFrame, *, n_bins: int) -> list[dict[str, Any]]:
         for market in MARKET_SETS:
             n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se = 0, math.nan, math.nan, math.nan, math.nan
             if market in code_of:
-                a, b = by_match(rps_all, code), by_match(rps_all, code_of[market])
+                a, b = by_match("rps", code), by_match("rps", code_of[market])
                 both = np.isfinite(a) & np.isfinite(b)
                 n_paired = int(both.sum())
                 rps_diff, rps_diff_se = _mean_and_se(a[both] - b[both])
-                la, lb = by_match(log_loss_all, code)[both], by_match(log_loss_all, code_of[market])[both]
+                la, lb = by_match("log_loss", code)[both], by_match("log_loss", code_of[market])[both]
                 with np.errstate(invalid="ignore"):
                     ll_diff, ll_diff_se = _mean_and_se(la - lb)
             row.update(dict(zip(_paired_columns(market), (n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se), strict=True)))
