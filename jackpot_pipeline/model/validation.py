@@ -296,7 +296,7 @@ def evaluate_by(
     # Only the columns scoring reads: every group would otherwise copy all the prediction columns.
     needed = [*by, "match_id", "set_id", "has_probs", "rps", "brier", "log_loss", "correct", "outcome", *PROB_COLUMNS]
     has_dates = "match_date" in scored
-    scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"])) if has_dates else scored[needed]
+    scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"], cache=False)) if has_dates else scored[needed]
     rows = []  # of every group, typed once: a typed frame per group cost more than its metrics
     for key, group in scored.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
