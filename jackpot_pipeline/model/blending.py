@@ -24,9 +24,10 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
-from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
+
+from jackpot_pipeline.model.softmax import row_logsumexp
 
 __all__ = [
     "MAX_MARKET_WEIGHT",
@@ -138,7 +139,7 @@ def log_linear_pool(
     if model_exponent < 0 or market_exponent < 0:
         raise ValueError("log-linear pool exponents must be non-negative")
     log_score = model_exponent * _log(model) + market_exponent * _log(market)
-    return np.exp(log_score - logsumexp(log_score, axis=1, keepdims=True))
+    return np.exp(log_score - row_logsumexp(log_score)[:, np.newaxis])
 
 
 def _log(probs: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -155,7 +156,7 @@ def _stacked_loss_and_gradient(
     a, b = exponents
     rows = np.arange(observed.shape[0])
     log_score = a * log_model + b * log_market
-    log_normaliser = logsumexp(log_score, axis=1)
+    log_normaliser = row_logsumexp(log_score)
     pooled = np.exp(log_score - log_normaliser[:, np.newaxis])
     loss = float(np.mean(log_normaliser - log_score[rows, observed]))
     gradient_a = np.mean((pooled * log_model).sum(axis=1) - log_model[rows, observed])
@@ -258,7 +259,7 @@ class StackedPool:
         def loss_and_gradient(params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             a, b, draw, away = params
             log_score = a * log_model + b * log_market + np.array([0.0, draw, away])
-            log_normaliser = logsumexp(log_score, axis=1)
+            log_normaliser = row_logsumexp(log_score)
             pooled = np.exp(log_score - log_normaliser[:, np.newaxis])
             residual = pooled - onehot
             loss = float(np.mean(log_normaliser - log_score[rows, observed]))
@@ -298,7 +299,7 @@ class StackedPool:
         if self.free:
             log_score = (self.model_exponent_ * _log(model) + self.market_exponent_ * _log(filled)
                          + self.outcome_bias_[np.newaxis, :])
-            pooled = np.exp(log_score - logsumexp(log_score, axis=1, keepdims=True))
+            pooled = np.exp(log_score - row_logsumexp(log_score)[:, np.newaxis])
         else:
             pooled = log_linear_pool(
                 model, filled, model_exponent=self.model_exponent_, market_exponent=self.market_exponent_,

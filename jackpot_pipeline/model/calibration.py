@@ -38,12 +38,12 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
-from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from threadpoolctl import threadpool_limits
 
 from jackpot_pipeline.model.metrics import log_loss_per_match, one_hot, paired_comparison
+from jackpot_pipeline.model.softmax import row_logsumexp
 
 __all__ = [
     "PROBABILITY_FLOOR",
@@ -107,7 +107,7 @@ def _log_probs(probs: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    return np.exp(logits - row_logsumexp(logits)[:, np.newaxis])
 
 
 def _header(method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def _temperature_loss_and_gradient(
 ) -> tuple[float, NDArray[np.float64]]:
     """Mean log loss of softmax(beta * log p) and its derivative in beta (= 1/T)."""
     scaled = beta[0] * log_probs
-    normaliser = logsumexp(scaled, axis=1)
+    normaliser = row_logsumexp(scaled)
     weights = np.exp(scaled - normaliser[:, np.newaxis])
     loss = float(np.mean(normaliser - beta[0] * observed_log))
     gradient = float(np.mean((weights * log_probs).sum(axis=1) - observed_log))
@@ -146,7 +146,7 @@ def _dirichlet_loss_and_gradient(
     """Penalised mean log loss of softmax(features W^T + c); flat = (W row-major, c)."""
     weights, intercepts = flat[:9].reshape(3, 3), flat[9:]
     logits = _dirichlet_logits(features, weights, intercepts)
-    normaliser = logsumexp(logits, axis=1)
+    normaliser = row_logsumexp(logits)
     predicted = np.exp(logits - normaliser[:, np.newaxis])
     deviation = weights - np.eye(3)
     loss = float(

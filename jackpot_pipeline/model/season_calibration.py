@@ -155,7 +155,8 @@ def fit_season_calibration(
     ``pooled_fits``: a dict shared by calls with the same ``history`` and config; leagues that borrow the
     pooled fit of the same cut-off then fit it once (the fit does not depend on the league).
     """
-    dates = pd.to_datetime(history["match_date"])
+    # cache=False: the cache's probe builds thousands of Timestamps per call, and the column is usually parsed already
+    dates = pd.to_datetime(history["match_date"], cache=False)
     usable = history[
         (dates < pd.Timestamp(cutoff_date))
         & (history["status"] == "played")
@@ -190,7 +191,8 @@ def fit_season_calibration(
 
 
 def _fit_calibration(train: pd.DataFrame, config: SeasonCalibrationConfig):
-    train = train.assign(_date=pd.to_datetime(train["match_date"])).sort_values(["_date", "match_id"], kind="stable")
+    train = train.assign(_date=pd.to_datetime(train["match_date"], cache=False))
+    train = train.sort_values(["_date", "match_id"], kind="stable")
     model, market = _probs(train, "model"), _probs(train, "market_pre")
     outcomes = encode_outcomes(train["result"].to_numpy())
     blend = linear_pool(model, market, model_weight=config.sets.set_b_model_weight,

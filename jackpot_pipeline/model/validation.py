@@ -190,10 +190,14 @@ def _ordered_sets(present: Iterable[str]) -> list[str]:
 
 
 def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
+    return _typed_metrics(pd.DataFrame(_metric_rows(scored, n_bins=n_bins), columns=METRIC_COLUMNS))
+
+
+def _metric_rows(scored: pd.DataFrame, *, n_bins: int) -> list[dict[str, Any]]:
     # Plain arrays, not pandas selections: this runs once per league-season and set in every summary.
-    rows = []
+    rows: list[dict[str, Any]] = []
     if scored.empty:
-        return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+        return rows
     set_codes, set_names = pd.factorize(scored["set_id"])
     # sort=True: paired differences run over matches in match_id order, as a pivot on match_id would
     match_codes, match_ids = pd.factorize(scored["match_id"], sort=True)
@@ -203,11 +207,14 @@ def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
     probs_all, outcome_all = scored[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), scored["outcome"].to_numpy()
     code_of = {name: code for code, name in enumerate(set_names)}
 
-    def by_match(values: np.ndarray, code: int) -> np.ndarray:
-        wide = np.full(len(match_ids), np.nan)
-        mine = set_codes == code
-        wide[match_codes[mine]] = values[mine]
-        return wide
+    columns, wide_by = {"rps": rps_all, "log_loss": log_loss_all}, {}  # each set is paired with both markets
+
+    def by_match(column: str, code: int) -> np.ndarray:
+        if (column, code) not in wide_by:
+            wide = wide_by[column, code] = np.full(len(match_ids), np.nan)
+            mine = set_codes == code
+            wide[match_codes[mine]] = columns[column][mine]
+        return wide_by[column, code]
 
     for set_id in _ordered_sets(set_names):
         code = code_of[set_id]
@@ -231,16 +238,16 @@ def _evaluate_scored(scored: pd.DataFrame, *, n_bins: int) -> pd.DataFrame:
         for market in MARKET_SETS:
             n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se = 0, math.nan, math.nan, math.nan, math.nan
             if market in code_of:
-                a, b = by_match(rps_all, code), by_match(rps_all, code_of[market])
+                a, b = by_match("rps", code), by_match("rps", code_of[market])
                 both = np.isfinite(a) & np.isfinite(b)
                 n_paired = int(both.sum())
                 rps_diff, rps_diff_se = _mean_and_se(a[both] - b[both])
-                la, lb = by_match(log_loss_all, code)[both], by_match(log_loss_all, code_of[market])[both]
+                la, lb = by_match("log_loss", code)[both], by_match("log_loss", code_of[market])[both]
                 with np.errstate(invalid="ignore"):
                     ll_diff, ll_diff_se = _mean_and_se(la - lb)
             row.update(dict(zip(_paired_columns(market), (n_paired, rps_diff, rps_diff_se, ll_diff, ll_diff_se), strict=True)))
         rows.append(row)
-    return _typed_metrics(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+    return rows
 
 
 def _calibration_error(probs: np.ndarray, outcome: np.ndarray, n_bins: int) -> dict[str, float]:
@@ -285,30 +292,28 @@ def evaluate_by(
     not played yet), then the metric columns. Groups without a scored match are left out."""
     by = list(by)
     scored = score_predictions(predictions, min_season_match_index=min_season_match_index)
-    frames = []
     scheduled = _scheduled_counts(predictions, by)
     # Only the columns scoring reads: every group would otherwise copy all the prediction columns.
     needed = [*by, "match_id", "set_id", "has_probs", "rps", "brier", "log_loss", "correct", "outcome", *PROB_COLUMNS]
     has_dates = "match_date" in scored
-    scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"])) if has_dates else scored[needed]
+    scored = scored[needed].assign(match_date=pd.to_datetime(scored["match_date"], cache=False)) if has_dates else scored[needed]
+    rows = []  # of every group, typed once: a typed frame per group cost more than its metrics
     for key, group in scored.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        metrics = _evaluate_scored(group, n_bins=n_bins)
         dates = group["match_date"] if has_dates else pd.Series(dtype="datetime64[ns]")
-        context = dict(zip(by, key, strict=True))
-        metrics.insert(0, "n_scheduled", int(scheduled.get(key, 0)))
-        metrics.insert(0, "last_match_date", dates.max() if len(dates) else pd.NaT)
-        metrics.insert(0, "first_match_date", dates.min() if len(dates) else pd.NaT)
-        for position, column in enumerate(by):
-            metrics.insert(position, column, context[column])
-        frames.append(metrics)
-    if not frames:
+        context = {**dict(zip(by, key, strict=True)), "first_match_date": dates.min() if len(dates) else pd.NaT,
+                   "last_match_date": dates.max() if len(dates) else pd.NaT, "n_scheduled": int(scheduled.get(key, 0))}
+        rows.extend({**context, **row} for row in _metric_rows(group, n_bins=n_bins))
+    if not rows:
         empty = _typed_metrics(pd.DataFrame(columns=METRIC_COLUMNS))
         for position, column in enumerate([*by, "first_match_date", "last_match_date", "n_scheduled"]):
             dtype = "datetime64[ns]" if column.endswith("_date") else ("int64" if column == "n_scheduled" else "string")
             empty.insert(position, column, pd.Series(dtype=dtype))
         return empty
-    return pd.concat(frames, ignore_index=True)
+    # the dates keep their unit, as they did when inserted per group as scalars of it
+    date_type = scored["match_date"].dtype if has_dates else "datetime64[ns]"
+    frame = pd.DataFrame(rows, columns=[*by, "first_match_date", "last_match_date", "n_scheduled", *METRIC_COLUMNS])
+    return _typed_metrics(frame.astype({"first_match_date": date_type, "last_match_date": date_type}))
 
 
 def _scheduled_counts(predictions: pd.DataFrame, by: list[str]) -> dict[tuple, int]:
@@ -351,34 +356,23 @@ def reliability_table(
     scored = score_predictions(predictions, min_season_match_index=min_season_match_index)
     scored = scored[scored["has_probs"].to_numpy()]
     wanted = _ordered_sets(scored["set_id"].unique()) if set_ids is None else list(set_ids)
-    frames = []
+    # one frame built from plain arrays: a frame per set and outcome cost more than the binning
+    set_column, outcomes = scored["set_id"].to_numpy(dtype=object, na_value=None), scored["outcome"].to_numpy()
+    probs_all, frames = scored[list(PROB_COLUMNS)].to_numpy(dtype=np.float64), {c: [] for c in RELIABILITY_COLUMNS}
     for set_id in wanted:
-        mine = scored[scored["set_id"] == set_id]
-        if mine.empty:
-            continue
-        probs = mine[list(PROB_COLUMNS)].to_numpy(dtype=np.float64)
-        outcomes = mine["outcome"].to_numpy()
-        for code, label in enumerate(OUTCOME_LABELS):
-            curve = reliability_curve(probs, outcomes, n_bins=n_bins, outcome=code)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "set_id": set_id,
-                        "outcome": label,
-                        "bin": np.arange(n_bins, dtype=np.int64),
-                        "bin_lower": curve.bin_edges[:-1],
-                        "bin_upper": curve.bin_edges[1:],
-                        "count": curve.counts,
-                        "mean_predicted": curve.mean_predicted,
-                        "observed_frequency": curve.observed_frequency,
-                    }
-                )
-            )
-    if not frames:
+        mine = set_column == set_id
+        for code, label in enumerate(OUTCOME_LABELS if mine.any() else ()):
+            curve = reliability_curve(probs_all[mine], outcomes[mine], n_bins=n_bins, outcome=code)
+            for column, values in zip(RELIABILITY_COLUMNS, ([set_id] * n_bins, [label] * n_bins, np.arange(
+                    n_bins, dtype=np.int64), curve.bin_edges[:-1], curve.bin_edges[1:], curve.counts,
+                    curve.mean_predicted, curve.observed_frequency), strict=True):
+                frames[column].append(np.asarray(values, dtype=object if column in ("set_id", "outcome") else None))
+    if not frames["set_id"]:
         return pd.DataFrame({column: pd.Series(dtype="float64") for column in RELIABILITY_COLUMNS}).astype(
             {"set_id": "string", "outcome": "string", "bin": "int64", "count": "int64"}
         )
-    return pd.concat(frames, ignore_index=True).astype({"set_id": "string", "outcome": "string"})
+    table = pd.DataFrame({column: np.concatenate(parts) for column, parts in frames.items()})
+    return table.astype({"set_id": "string", "outcome": "string"})
 
 
 def reliability_json(table: pd.DataFrame, set_id: str) -> str:
@@ -446,14 +440,19 @@ def reliability_png(
         sets = [s for s in set_ids if s in present]
     else:
         sets = [s for s in DEFAULT_PLOT_SETS if s in present] or present
+    # masks and columns taken once as arrays: filtering the frame per set and outcome dominated the plot
+    counts, bins = frame["count"].to_numpy(), frame["bin"].to_numpy()
+    plotted = (frame["count"] >= min_count).to_numpy(dtype=bool, na_value=False)
+    predicted, observed = frame["mean_predicted"].to_numpy(dtype=float), frame["observed_frequency"].to_numpy(dtype=float)
+    of_set = {s: (frame["set_id"] == s).to_numpy(dtype=bool, na_value=False) for s in sets}
     panels = []
     for label, name in zip(OUTCOME_LABELS, ("home win", "draw", "away win"), strict=True):
-        lines = {}
+        of_outcome, lines = (frame["outcome"] == label).to_numpy(dtype=bool, na_value=False), {}
         for set_id in sets:
-            rows = frame[(frame["set_id"] == set_id) & (frame["outcome"] == label) & (frame["count"] >= min_count)]
-            rows = rows.sort_values("bin")
-            lines[set_id] = list(zip(rows["mean_predicted"].astype(float), rows["observed_frequency"].astype(float), strict=True))
-        total = int(frame.loc[(frame["outcome"] == label) & (frame["set_id"] == (sets[0] if sets else None)), "count"].sum())
+            rows = np.flatnonzero(of_set[set_id] & of_outcome & plotted)
+            rows = rows[np.argsort(bins[rows], kind="quicksort")]  # as sort_values("bin") orders them
+            lines[set_id] = list(zip(predicted[rows], observed[rows], strict=True))
+        total = int(counts[of_outcome & of_set[sets[0]]].sum()) if sets else 0
         panels.append((name, total, lines))
     return draw_reliability(panels, title, _SET_COLOURS, sets)
 

@@ -196,13 +196,20 @@ def walk_forward_partition(root: str, partition: str, inputs: Mapping[str, str |
     return save(store, partition, walk_forward_step(matches, *partition.split("|", 1), config))
 
 
+def calibration_history(store: Warehouse, inputs: Mapping[str, str | None]) -> pd.DataFrame:
+    """The walk-forward predictions the calibrations of ``inputs`` are fitted on, prepared for many fits."""
+    history = read_inputs(store, "uncalibrated_predictions", inputs, CALIBRATION_HISTORY_COLUMNS)
+    if len(history):  # dates parsed once here, not again by every partition's fit
+        history["match_date"] = pd.to_datetime(history["match_date"])
+    # every partition's fit compares these columns with one value: categories compare codes, not strings
+    return history.astype({"league": "category", "status": "category"})
+
+
 def calibration_partitions(root: str, partitions: list[str], inputs: Mapping[str, str | None],
                            config: SeasonCalibrationConfig = SeasonCalibrationConfig()) -> dict[str, PartitionResult | Exception]:
     """Several partitions at once, reading their common history (the union of their ``inputs``) once."""
     store = Warehouse(root)
-    history = read_inputs(store, "uncalibrated_predictions", inputs, CALIBRATION_HISTORY_COLUMNS)
-    if len(history):  # dates parsed once here, not again by every partition's fit
-        history["match_date"] = pd.to_datetime(history["match_date"])
+    history = calibration_history(store, inputs)
     done: dict[str, PartitionResult | Exception] = {}
     pooled_fits: dict = {}
     for partition in partitions:

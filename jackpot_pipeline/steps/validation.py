@@ -90,7 +90,7 @@ def validation_report_step(predictions: pd.DataFrame, league: str, season: str,
     return StepOutput({"validation_reports": report}, {"validation_reports": {
         "matches_scored": int(model.get("n", 0)),
         "health": str(model.get("health", "unknown")),
-        "health_reasons": {r["set_id"]: r["health_reasons"] for r in report.to_dict("records") if r["health_reasons"]},
+        "health_reasons": {s: reasons for s, reasons in zip(report["set_id"], report["health_reasons"], strict=True) if reasons},
         "health_by_set": dict(zip(report["set_id"], report["health"], strict=True)),
         "rps_A": _number(model.get("rps")),
         "rps_gap_A_vs_market_pre": _number(model.get("rps_diff_market_pre")),
