@@ -26,7 +26,8 @@ from jackpot_pipeline.warehouse.store import Warehouse
 LAST_RUN_FILE = "last_run.json"
 DEV_URL = "http://127.0.0.1:3000"
 SET_DESCRIPTIONS = {
-    "A": "Dixon-Coles",
+    "A0": "pure Dixon-Coles (baseline)",
+    "A": "Dixon-Coles, shots on target",
     "B": "60/40 blend, calibrated",
     "C": "30/70 blend (market capped)",
     "D": "B with draw boost",

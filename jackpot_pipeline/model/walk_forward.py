@@ -116,7 +116,7 @@ def training_window(order: list[str], season: str, previous_seasons: int) -> lis
 
 def block_starts(dates: pd.Series) -> pd.Series:
     """Monday of each date's calendar week: the cut-off of its matchday block."""
-    days = pd.to_datetime(dates).dt.normalize()
+    days = pd.to_datetime(dates, cache=False).dt.normalize()  # no cache: it boxes every distinct date
     return days - pd.to_timedelta(days.dt.weekday, unit="D")
 
 
@@ -184,7 +184,7 @@ def poisson_targets(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: 
 
 def _played_in_order(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
-    frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.normalize()
+    frame["match_date"] = pd.to_datetime(frame["match_date"], cache=False).dt.normalize()
     frame = frame.sort_values(["match_date", "match_id"], kind="stable")
     return frame[frame["status"] == "played"].reset_index(drop=True)
 
@@ -247,7 +247,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     previous = window[-2] if len(window) > 1 else None
 
     frame = matches[matches["season"].isin(window)].copy()
-    frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.normalize()
+    frame["match_date"] = pd.to_datetime(frame["match_date"], cache=False).dt.normalize()
     frame = frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
@@ -277,12 +277,11 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         if n_train < config.min_training_matches:
             warm_up += len(positions)
             continue
-        train = played.iloc[:n_train]
         if priors is None:
             priors = {}
             if config.promoted_from_lower_division and lower_division is not None and len(lower_division) and promoted:
                 # fixed once per season, at its first fitted block: later lower-division results never leak in
-                priors, lower_digest = promoted_team_priors(train, lower_division, cutoff, promoted, config)
+                priors, lower_digest = promoted_team_priors(played.iloc[:n_train], lower_division, cutoff, promoted, config)
         fit = played_columns.fit(n_train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors)
         version = None if chain is None else hashlib.sha256(f"{settings}|{chain[n_train]}|{lower_digest}".encode()).hexdigest()[:20]
         blocks.append(_FittedBlock(block, fit, version, n_train, positions))
