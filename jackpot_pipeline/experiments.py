@@ -36,7 +36,9 @@ GRID: dict[str, WalkForwardConfig] = {
     "goals + 0.3 SOT, xi 0.003": WalkForwardConfig(DixonColesConfig(xi=0.003), shots_on_target_weight=0.3),
     "goals + 0.3 SOT, xi 0.003, promoted from below": WalkForwardConfig(
         DixonColesConfig(xi=0.003), shots_on_target_weight=0.3, promoted_from_lower_division=True),
-    "A: the same with shrinkage 2": DEFAULT_WALK_FORWARD,
+    "the same with shrinkage 2 (the previous A)": WalkForwardConfig(
+        DixonColesConfig(xi=0.003, shrinkage=2.0), shots_on_target_weight=0.3, promoted_from_lower_division=True),
+    "A: + pre-season strengths as prior centres, xi 0.004, shrinkage 4, k per side": DEFAULT_WALK_FORWARD,
 }
 
 

@@ -49,7 +49,7 @@ def test_an_experiment_grid_records_each_configuration_as_a_run(tmp_path, shared
     run = runs["default"]
     assert run.info.run_id == rows[1]["mlflow_run_id"]
     assert run.data.params["shots_on_target_weight"] == "0.3"
-    assert run.data.params["dixon_coles.xi"] == "0.003"
+    assert run.data.params["dixon_coles.xi"] == "0.004" and run.data.params["carry_over_prior"] == "1.0"
     assert run.data.params["promoted_from_lower_division"] == "True"
     assert run.data.tags["model_version"] == DEFAULT_WALK_FORWARD.fingerprint()
     assert "dagster_run_id" in run.data.tags

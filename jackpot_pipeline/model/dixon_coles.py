@@ -19,8 +19,9 @@ Objective
 ---------
 Maximised: Σ_m w_m log P(x_m, y_m) − ½ s Σ_k [(attack_k − a⁰_k)² + (defence_k − d⁰_k)²], with time decay
 w_m = exp(−ξ · days from match m to the reference date), ξ = `xi` per day. The L2 term (s = `shrinkage`)
-shrinks teams with little data towards their prior centre: the league mean 0 for established teams, or
-the promoted-team prior (`prior_attack`, `prior_defence`) for teams named in `promoted_teams`. Teams never
+shrinks teams with little data towards their prior centre: the league mean 0 for established teams (or
+their own centre from `prior_centres`), or the promoted-team prior (`prior_attack`, `prior_defence`) for
+teams named in `promoted_teams`. Teams never
 seen in the data are predicted with that same prior and flagged.
 
 ρ is restricted to Dixon-Coles' valid region max(−1/λ, −1/μ) ≤ ρ ≤ min(1/(λμ), 1) taken over every
@@ -1141,6 +1142,7 @@ def fit_dixon_coles(
     promoted_teams: Iterable[str] = (),
     promoted_priors: Mapping[str, tuple[float, float]] | None = None,
     poisson_targets: tuple[Sequence[float], Sequence[float]] | None = None,
+    prior_centres: Mapping[str, tuple[float, float]] | None = None,
 ) -> DixonColesFit:
     """Fit Dixon-Coles strengths to played matches (see the module docstring for model and objective).
 
@@ -1151,6 +1153,8 @@ def fit_dixon_coles(
     league mean. promoted_priors: (attack, defence) centres of some promoted teams (e.g. from the lower
     division's fit), replacing the config's prior for them. poisson_targets: (home, away) non-negative
     numbers the Poisson part of the likelihood is fitted to instead of the goals (τ still uses the goals).
+    prior_centres: (attack, defence) shrinkage centres of teams not in `promoted_teams` (e.g. their
+    strengths before the season), replacing the league mean 0 for those of them in the data.
 
     Raises ValueError on empty or inconsistent inputs, negative goals or matches not before the reference
     date, and `FitDidNotConverge` if the optimiser does not reach the optimum.
@@ -1182,6 +1186,10 @@ def fit_dixon_coles(
     is_promoted = np.isin(teams, promoted)
     attack_centre = np.where(is_promoted, config.prior_attack, 0.0)
     defence_centre = np.where(is_promoted, config.prior_defence, 0.0)
+    for team, (attack_prior, defence_prior) in (prior_centres or {}).items():
+        position = int(np.searchsorted(teams, team))
+        if position < n and teams[position] == team and not is_promoted[position]:
+            attack_centre[position], defence_centre[position] = float(attack_prior), float(defence_prior)
     for team, (attack_prior, defence_prior) in (promoted_priors or {}).items():
         position = int(np.searchsorted(teams, team))
         if position < n and teams[position] == team and is_promoted[position]:

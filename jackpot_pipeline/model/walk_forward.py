@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, 
 from jackpot_pipeline.model.odds import devig_available
 
 # Bump when walk-forward results would change for the same inputs and settings.
-WALK_FORWARD_CODE_VERSION = "2"
+WALK_FORWARD_CODE_VERSION = "3"
 MARKET_DEVIG_METHOD = "multiplicative"
 
 SNAPSHOT_COLUMNS = [
@@ -54,7 +55,13 @@ class WalkForwardConfig:
     alone. Shots on target are a less noisy measure of chances than goals, so they sharpen the strengths.
     promoted_from_lower_division: promoted teams are shrunk towards their strengths in a joint fit of this
     league and the division below (same country), on matches before the season's first block, instead of
-    the config's fixed prior.
+    the config's fixed prior. shots_per_side: the goals per shot on target k is taken separately for home
+    and away sides.
+    carry_over_prior (c): every other team is shrunk towards c times its own strengths in a fit on the
+    matches before the season's first block (from ``carry_over_seasons`` seasons, default previous_seasons,
+    time-decayed with ``carry_over_xi``, default ξ) instead of the league mean 0: a team's quality persists
+    from one season to the next, and a slowly decayed fit over several seasons is a cheap stand-in for a
+    dynamic (state-space) strength. Fixed for the season, so it reads nothing dated after its first block.
     """
 
     dixon_coles: DixonColesConfig = field(default_factory=DixonColesConfig)
@@ -62,10 +69,28 @@ class WalkForwardConfig:
     min_training_matches: int = 50
     shots_on_target_weight: float = 0.0
     promoted_from_lower_division: bool = False
+    shots_per_side: bool = False
+    carry_over_prior: float = 0.0
+    carry_over_seasons: int | None = None
+    carry_over_xi: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.shots_on_target_weight <= 1.0:
             raise ValueError(f"shots_on_target_weight must lie in [0, 1], got {self.shots_on_target_weight}")
+        if not 0.0 <= self.carry_over_prior <= 1.0:
+            raise ValueError(f"carry_over_prior must lie in [0, 1], got {self.carry_over_prior}")
+        if self.carry_over_seasons is not None and self.carry_over_seasons < 0:
+            raise ValueError(f"carry_over_seasons must be >= 0, got {self.carry_over_seasons}")
+        if self.carry_over_xi is not None and not (math.isfinite(self.carry_over_xi) and self.carry_over_xi >= 0):
+            raise ValueError(f"carry_over_xi must be a finite number >= 0, got {self.carry_over_xi}")
+
+    @property
+    def history_seasons(self) -> int:
+        """Earlier seasons of the league a walk-forward reads: the training window's, or more for the
+        season-start fit of carry_over_prior."""
+        if self.carry_over_prior > 0 and self.carry_over_seasons is not None:
+            return max(self.previous_seasons, self.carry_over_seasons)
+        return self.previous_seasons
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +99,10 @@ class WalkForwardConfig:
             "min_training_matches": self.min_training_matches,
             "shots_on_target_weight": self.shots_on_target_weight,
             "promoted_from_lower_division": self.promoted_from_lower_division,
+            # named only when on, so that the versions of configs without the switch stay as they were
+            **({"shots_per_side": True} if self.shots_per_side else {}),
+            **({"carry_over_prior": self.carry_over_prior, "carry_over_seasons": self.carry_over_seasons,
+                "carry_over_xi": self.carry_over_xi} if self.carry_over_prior > 0 else {}),
             "market_devig": MARKET_DEVIG_METHOD,
             "block": "iso_week",
         }
@@ -86,10 +115,13 @@ class WalkForwardConfig:
 # Pure Dixon-Coles on goals: the baseline (set A0) every improvement is reported against.
 BASELINE_WALK_FORWARD = WalkForwardConfig()
 # The model of set A, chosen on 2015/16-2018/19 of the headline leagues (README, Modeling): shots on target
-# sharpen the strengths, so they want a faster decay and less shrinkage (shrinkage 1 and 2 tied there; 2 kept);
-# promoted teams start from the division below.
+# sharpen the strengths, so they want a faster decay; promoted teams start from the division below; every
+# other team is shrunk towards its strengths before the season (a fit over four earlier seasons, barely
+# decayed), which lets the weekly fits decay faster still (ξ 0.004, shrinkage 4); goals per shot on target
+# taken per side.
 DEFAULT_WALK_FORWARD = WalkForwardConfig(
-    DixonColesConfig(xi=0.003, shrinkage=2.0), shots_on_target_weight=0.3, promoted_from_lower_division=True,
+    DixonColesConfig(xi=0.004, shrinkage=4.0), shots_on_target_weight=0.3, promoted_from_lower_division=True,
+    shots_per_side=True, carry_over_prior=1.0, carry_over_seasons=4, carry_over_xi=0.0005,
 )
 
 
@@ -168,17 +200,22 @@ def _goals_and_shots(played: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def poisson_targets(goals_home: np.ndarray, goals_away: np.ndarray, shots_home: np.ndarray, shots_away: np.ndarray,
-                    shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+                    shots_on_target_weight: float, per_side: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """(home, away) targets α·goals + (1 − α)·k·shots on target, k = goals per shot on target of the matches
-    with both counts (shots NaN when unknown); None when no match has shots on target."""
+    with both counts (shots NaN when unknown); None when no match has shots on target. ``per_side``: one k
+    for the home sides and one for the away sides (home sides convert more of their shots on target, so a
+    common k takes part of the home advantage out of the targets)."""
     known = np.isfinite(shots_home) & np.isfinite(shots_away)
-    shots_total = shots_home[known].sum() + shots_away[known].sum()
-    if shots_total <= 0:
+    home_shots, away_shots = shots_home[known].sum(), shots_away[known].sum()
+    if home_shots + away_shots <= 0:
         return None
-    k = (goals_home[known].sum() + goals_away[known].sum()) / shots_total
+    home_goals, away_goals = goals_home[known].sum(), goals_away[known].sum()
+    k_home = k_away = (home_goals + away_goals) / (home_shots + away_shots)
+    if per_side and home_shots > 0 and away_shots > 0:
+        k_home, k_away = home_goals / home_shots, away_goals / away_shots
     weight = shots_on_target_weight
-    home = np.where(known, (1 - weight) * goals_home + weight * k * np.nan_to_num(shots_home), goals_home)
-    away = np.where(known, (1 - weight) * goals_away + weight * k * np.nan_to_num(shots_away), goals_away)
+    home = np.where(known, (1 - weight) * goals_home + weight * k_home * np.nan_to_num(shots_home), goals_home)
+    away = np.where(known, (1 - weight) * goals_away + weight * k_away * np.nan_to_num(shots_away), goals_away)
     return home, away
 
 
@@ -215,6 +252,20 @@ def promoted_team_priors(
     return priors, digest
 
 
+def carried_over_centres(played: _TrainingColumns, n_train: int, cutoff, promoted: list[str],
+                         priors: dict[str, tuple[float, float]], config: WalkForwardConfig) -> dict[str, tuple[float, float]]:
+    """Shrinkage centres of the season's weekly fits (``carry_over_prior``): c times each team's strengths in
+    a fit on every read row played before ``cutoff`` (the season's first block), decayed with carry_over_xi."""
+    start_config = config
+    if config.carry_over_xi is not None:
+        start_config = dataclasses.replace(
+            config, dixon_coles=dataclasses.replace(config.dixon_coles, xi=config.carry_over_xi))
+    start = played.fit(n_train, cutoff, start_config, first=0, promoted_teams=promoted, promoted_priors=priors)
+    c = config.carry_over_prior
+    return {str(team): (c * float(attack), c * float(defence))
+            for team, attack, defence in zip(start.teams, start.attack, start.defence, strict=True)}
+
+
 def with_baseline(predictions: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
     """``predictions`` with the baseline's 1X2 as ``baseline_*`` columns (matched on match_id)."""
     columns = {f"model_{o}": f"baseline_{o}" for o in ("home", "draw", "away")}
@@ -245,14 +296,24 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         raise ValueError(f"season {season} has no matches for league {league or '?'}")
     window = training_window(order, season, config.previous_seasons)
     previous = window[-2] if len(window) > 1 else None
+    # the season-start fit of carry_over_prior may read more seasons, those that end before the window starts
+    # (so that their rows come first in date order); the weekly fits skip their rows
+    read = window
+    if config.carry_over_prior > 0 and config.carry_over_seasons is not None:
+        dates = pd.to_datetime(matches["match_date"], cache=False)
+        window_start = dates[matches["season"].isin(window)].min()
+        last = dates.groupby(matches["season"]).max()
+        longer = training_window(order, season, config.history_seasons)
+        read = [name for name in longer if name in window or last[name] < window_start]
 
-    frame = matches[matches["season"].isin(window)].copy()
+    frame = matches[matches["season"].isin(read)].copy()
     frame["match_date"] = pd.to_datetime(frame["match_date"], cache=False).dt.normalize()
     frame = frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
     chain = None if predictions_only else _PrefixHashes(played)
     played_columns = _TrainingColumns(played)
+    played_columns.first = int((~played["season"].isin(window)).sum())
 
     targets = frame[frame["season"] == season].reset_index(drop=True)
     targets["season_match_index"] = np.arange(1, len(targets) + 1)
@@ -264,6 +325,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     settings = config.fingerprint()
     fit: DixonColesFit | None = None
     priors: dict[str, tuple[float, float]] | None = None
+    centres: dict[str, tuple[float, float]] | None = None
     lower_digest = ""
     # Per fitted block: the fit, its cut-off and version, and the positions of its matches in ``targets``;
     # the output frames are built once at the end (a frame per block costs more than the fit itself).
@@ -274,15 +336,19 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         positions = block_positions[block]
         cutoff = np.datetime64(block.date(), "D")
         n_train = int(np.searchsorted(played_days, cutoff, side="left"))  # played strictly before the block
-        if n_train < config.min_training_matches:
+        if n_train - played_columns.first < config.min_training_matches:
             warm_up += len(positions)
             continue
         if priors is None:
             priors = {}
             if config.promoted_from_lower_division and lower_division is not None and len(lower_division) and promoted:
                 # fixed once per season, at its first fitted block: later lower-division results never leak in
-                priors, lower_digest = promoted_team_priors(played.iloc[:n_train], lower_division, cutoff, promoted, config)
-        fit = played_columns.fit(n_train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors)
+                priors, lower_digest = promoted_team_priors(played.iloc[played_columns.first:n_train], lower_division,
+                                                            cutoff, promoted, config)
+            if config.carry_over_prior > 0:
+                centres = carried_over_centres(played_columns, n_train, cutoff, promoted, priors, config)
+        fit = played_columns.fit(n_train, cutoff, config, init=fit, promoted_teams=promoted, promoted_priors=priors,
+                                 prior_centres=centres)
         version = None if chain is None else hashlib.sha256(f"{settings}|{chain[n_train]}|{lower_digest}".encode()).hexdigest()[:20]
         blocks.append(_FittedBlock(block, fit, version, n_train, positions))
 
@@ -305,7 +371,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         snapshots=snapshots[SNAPSHOT_COLUMNS],
         predictions=predictions.reindex(columns=PREDICTION_COLUMNS),
         warm_up_matches=warm_up,
-        training_seasons=window,
+        training_seasons=read,
         fits=len(blocks),
     )
 
@@ -340,6 +406,9 @@ class _TrainingColumns:
         # the arrays poisson_targets reads, converted once (lazily: only a fit asks for them); a training
         # prefix of them gives the targets of the first n_train matches, k included
         self._goals_and_shots: tuple[np.ndarray, ...] | None = None
+        # the weekly fits read rows [first, n_train); rows before ``first`` (older seasons) only feed the
+        # season-start fit of carry_over_prior
+        self.first = 0
         # team appearances for the snapshots' matches_used: codes per name, counted per block with bincount
         self.code_of: dict[object, int] = {}
         codes = [self.code_of.setdefault(name, len(self.code_of))
@@ -347,25 +416,29 @@ class _TrainingColumns:
         codes = np.array(codes, dtype=np.int64)
         self.home_codes, self.away_codes = codes[: len(played)], codes[len(played):]
 
-    def fit(self, n_train: int, cutoff, config: WalkForwardConfig, **options) -> DixonColesFit:
+    def fit(self, n_train: int, cutoff, config: WalkForwardConfig, *, first: int | None = None,
+            **options) -> DixonColesFit:
+        """A fit on rows [first, n_train) (``first`` defaults to the start of the weekly fits' window)."""
+        rows = slice(self.first if first is None else first, n_train)
         return fit_dixon_coles(
-            self.home[:n_train], self.away[:n_train], self.home_goals[:n_train], self.away_goals[:n_train],
-            self.days[:n_train], reference_date=cutoff, config=config.dixon_coles,
-            poisson_targets=self.poisson_targets(n_train, config.shots_on_target_weight), **options,
+            self.home[rows], self.away[rows], self.home_goals[rows], self.away_goals[rows],
+            self.days[rows], reference_date=cutoff, config=config.dixon_coles,
+            poisson_targets=self.poisson_targets(rows, config.shots_on_target_weight, config.shots_per_side), **options,
         )
 
-    def poisson_targets(self, n_train: int, shots_on_target_weight: float) -> tuple[np.ndarray, np.ndarray] | None:
+    def poisson_targets(self, rows: slice, shots_on_target_weight: float,
+                        per_side: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         if shots_on_target_weight == 0.0 or "home_shots_on_target" not in self.played:
             return None
         if self._goals_and_shots is None:
             self._goals_and_shots = _goals_and_shots(self.played)
-        return poisson_targets(*(values[:n_train] for values in self._goals_and_shots), shots_on_target_weight)
+        return poisson_targets(*(values[rows] for values in self._goals_and_shots), shots_on_target_weight, per_side)
 
     def appearances(self, n_train: int, teams) -> list[int]:
         """Matches each of ``teams`` played in the first ``n_train`` rows (0 for a team with none)."""
         size = len(self.code_of)
-        counts = (np.bincount(self.home_codes[:n_train], minlength=size)
-                  + np.bincount(self.away_codes[:n_train], minlength=size))
+        counts = (np.bincount(self.home_codes[self.first:n_train], minlength=size)
+                  + np.bincount(self.away_codes[self.first:n_train], minlength=size))
         return [int(counts[self.code_of[team]]) if team in self.code_of else 0 for team in teams]
 
 

@@ -48,7 +48,8 @@ _WALK_FORWARD = DEFAULT_WALK_FORWARD
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", INGESTION_TABLES, "league_season", source_inputs, PARSER_VERSION, reads=("source",)),
     Stage("walk_forward", ("team_strength_snapshots", "uncalibrated_predictions"), "league_season",
-          walk_forward_inputs(_WALK_FORWARD.previous_seasons, _WALK_FORWARD.promoted_from_lower_division),
+          walk_forward_inputs(_WALK_FORWARD.previous_seasons, _WALK_FORWARD.promoted_from_lower_division,
+                              _WALK_FORWARD.history_seasons),
           WALK_FORWARD_CODE_VERSION, {**_WALK_FORWARD.as_dict(), "baseline": BASELINE_WALK_FORWARD.as_dict()},
           reads=("canonical_matches",)),
     Stage("calibration", ("calibration_curves",), "league_season", calibration_inputs, CALIBRATION_CODE_VERSION,

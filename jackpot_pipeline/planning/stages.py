@@ -131,18 +131,22 @@ def all_canonical_inputs(partition: str | None, state: PipelineState) -> Inputs:
     return _keys(state, "canonical_matches", list(state.league_seasons))
 
 
-def walk_forward_inputs(previous_seasons: int, lower_division: bool = False) -> Callable[[str | None, PipelineState], Inputs]:
-    """The league's seasons of the training window; with ``lower_division``, also the same seasons of the
+def walk_forward_inputs(previous_seasons: int, lower_division: bool = False,
+                        history_seasons: int = 0) -> Callable[[str | None, PipelineState], Inputs]:
+    """The league's seasons of the training window, or of the longer history a season-start fit reads
+    (``history_seasons`` earlier seasons); with ``lower_division``, also the training window's seasons of the
     division below where the instance has them (promoted teams start from their strengths there)."""
 
     def inputs(partition: str | None, state: PipelineState) -> Inputs:
         assert partition is not None
         window = training_window(state.league_seasons, partition, previous_seasons)
+        league_seasons = training_window(state.league_seasons, partition, max(previous_seasons, history_seasons))
         lower = LOWER_DIVISION.get(league_and_season(partition)[0]) if lower_division else None
         if lower is not None:
             known = set(state.league_seasons)
-            window = window + [key for p in window if (key := f"{lower}|{league_and_season(p)[1]}") in known]
-        return _keys(state, "canonical_matches", window)
+            league_seasons = league_seasons + [
+                key for p in window if (key := f"{lower}|{league_and_season(p)[1]}") in known]
+        return _keys(state, "canonical_matches", league_seasons)
 
     return inputs
 

@@ -444,6 +444,22 @@ def test_promoted_teams_shrink_towards_the_promoted_prior(e0_2324):
     assert min_tau(promoted_prior, homes, aways) >= 0
 
 
+def test_prior_centres_pull_established_teams_towards_their_own_centre(e0_2324):
+    """prior_centres replace the league mean 0 as the shrinkage centre of the teams they name, except promoted
+    teams (their centre is the promoted prior); all-zero centres change nothing."""
+    early = _before(e0_2324, "2023-09-01")
+    config = DixonColesConfig(shrinkage=20.0)
+    plain = fit_season(early, config=config, promoted_teams=["Luton"])
+    zero = fit_season(early, config=config, promoted_teams=["Luton"], prior_centres={"Arsenal": (0.0, 0.0)})
+    np.testing.assert_array_equal(zero.attack, plain.attack)
+    centred = fit_season(early, config=config, promoted_teams=["Luton"],
+                         prior_centres={"Arsenal": (0.6, 0.6), "Luton": (0.6, 0.6), "Unknown FC": (1.0, 1.0)})
+    for k in (0, 1):
+        assert centred.strengths("Arsenal")[k] > plain.strengths("Arsenal")[k] + 0.1
+        assert abs(centred.strengths("Luton")[k] - plain.strengths("Luton")[k]) < 0.05  # only via the others
+    assert "Unknown FC" not in centred.teams
+
+
 # --- errors -------------------------------------------------------------------------------------------
 
 

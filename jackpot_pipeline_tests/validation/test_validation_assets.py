@@ -189,7 +189,7 @@ def test_the_registry_is_append_only_and_gated(fresh_validated):
 
     # far worse: its own health is critical (RPS gap to the market above 0.015), so it fails outright
     revise(workspace, 6)
-    remodel(workspace, blur=0.3)
+    remodel(workspace, blur=0.4)
     workspace.run("model_registry")
     registry = registry_of(workspace)
     assert registry["status"].tolist() == ["active", "archived", "failed"] and "critical health" in registry["reason"][2]
