@@ -191,3 +191,20 @@ def test_the_walk_forward_reads_the_division_below_for_promoted_teams():
     # a changed E1 season refits E0 from that season on, never earlier E0 seasons' windows
     found = pending(changed_source(done, "E1|2324"))
     assert found["walk_forward"] == ["E0|2324", "E1|2324"]
+
+
+def test_walk_forward_reads_the_longer_history_of_its_league_and_the_window_of_the_division_below():
+    from jackpot_pipeline.model.walk_forward import DEFAULT_WALK_FORWARD
+
+    seasons = ["1718", "1819", "1920", "2021", "2122", "2223", "2324"]
+    keys = [f"{league}|{season}" for league in ("E0", "E1") for season in seasons]
+    current = run_everything(state(keys))
+    inputs = stage_named("walk_forward").inputs("E0|2324", current)
+    history = DEFAULT_WALK_FORWARD.history_seasons
+    assert history == 4 > DEFAULT_WALK_FORWARD.previous_seasons == 2
+    assert sorted(inputs) == sorted(
+        [f"canonical_matches[E0|{s}]" for s in seasons[-1 - history:]]
+        + [f"canonical_matches[E1|{s}]" for s in seasons[-3:]])
+    # a result four seasons back changes the season-start fit, so the partition is stale; five back does not
+    assert pending(changed_source(current, "E0|1920"))["walk_forward"][-1] == "E0|2324"
+    assert "E0|2324" not in pending(changed_source(current, "E0|1819"))["walk_forward"]
