@@ -123,25 +123,23 @@ def asset_keys(names: Iterable[str]) -> list[AssetKey]:
 
 def report_partitions(
     context: AssetExecutionContext,
-    done: Mapping[str | None, object] | Iterable[tuple[str | None, object]],
+    done: Mapping[str | None, object],
     inputs: Mapping[str | None, tuple[str, Mapping[str, str | None]]],
     code_versions: Mapping[str, str],
 ) -> Iterator[MaterializeResult | AssetMaterialization]:
     """Report each partition's stored :class:`~jackpot_pipeline.steps.modeling.PartitionResult` (its recorded
     inputs added to the metadata); a partition whose work raised is named in the step's failure after the
-    others are reported. ``done``: {partition: outcome}, or (partition, outcome) pairs as the partitions finish,
-    each reported as it comes (Dagster stores its events while the other partitions are still computed)."""
+    others are reported."""
+    results: dict[str | None, dict[str, Materialized]] = {}
     failures: dict[str, str] = {}
-    total = 0
-    for partition, outcome in done.items() if isinstance(done, Mapping) else done:
-        total += 1
+    for partition, outcome in done.items():
         if isinstance(outcome, BaseException):
             failures[partition or "-"] = str(outcome) or type(outcome).__name__
             continue
         recorded = dict(inputs[partition][1])
-        result = {
+        results[partition] = {
             asset: Materialized(version, {**outcome.metadata.get(asset, {}), "input_data_versions": recorded})
             for asset, version in outcome.versions.items()
         }
-        yield from materializations(context, {partition: result}, {partition: inputs[partition][0]}, code_versions)
-    raise_failures(failures, total)
+    yield from materializations(context, results, {p: inputs[p][0] for p in results}, code_versions)
+    raise_failures(failures, len(done))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
@@ -62,54 +62,32 @@ def map_in_processes(
 
     With ``stage`` and ``partitions`` (per task, the partition key or keys it computes), each finished task is
     announced through :func:`~jackpot_pipeline.steps.progress.partitions_finished` as it finishes."""
-    results = dict(completed_in_processes(function, tasks, min_tasks=min_tasks, stage=stage, partitions=partitions))
-    return [results[i] for i in range(len(tasks))]
-
-
-def completed_in_processes(
-    function: Callable[[T], R],
-    tasks: Sequence[T],
-    *,
-    min_tasks: int = 4,
-    stage: str | None = None,
-    partitions: Sequence[str | Sequence[str]] | None = None,
-) -> Iterator[tuple[int, R | BaseException]]:
-    """(task index, result) of ``function`` over ``tasks`` as each task finishes, as :func:`map_in_processes`
-    computes them; the caller can use each result (e.g. report it) while the other tasks still run."""
-    def finished(index: int, result: R | BaseException) -> tuple[int, R | BaseException]:
+    def finished(index: int, result: R | BaseException) -> R | BaseException:
         if stage is not None and partitions is not None:
             covered = partitions[index]
             keys = [covered] if isinstance(covered, str) else list(covered)
             partitions_finished(stage, keys, _failures(result, len(keys)))
-        return index, result
+        return result
 
     workers = worker_count(len(tasks))
     if workers == 1 or len(tasks) < min_tasks:
-        for i, task in enumerate(tasks):
-            yield finished(i, _call(function, task))
-        return
+        return [finished(i, _call(function, task)) for i, task in enumerate(tasks)]
     pool = _pool(workers)
-    done: set[int] = set()
-    futures: dict[Future, int] = {}
+    results: dict[int, R | BaseException] = {}
     try:
-        futures.update({pool.submit(_call, function, task): i for i, task in enumerate(tasks)})
-        try:
-            for future in as_completed(futures):
-                done.add(futures[future])
-                yield finished(futures[future], future.result())
-        except BrokenProcessPool:  # a worker died (killed, out of memory): finish here, start afresh next time
-            _pools.pop((os.getpid(), workers), None)
-            for i, task in enumerate(tasks):
-                if i not in done:
-                    done.add(i)
-                    yield finished(i, _call(function, task))
+        futures: dict[Future, int] = {pool.submit(_call, function, task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            results[futures[future]] = finished(futures[future], future.result())
+    except BrokenProcessPool:  # a worker died (killed, out of memory): finish here, start afresh next time
+        _pools.pop((os.getpid(), workers), None)
+        for i, task in enumerate(tasks):
+            if i not in results:
+                results[i] = finished(i, _call(function, task))
     finally:
-        if len(done) < len(tasks):  # the caller stopped early: the work it no longer wants is not started
-            for future in futures:
-                future.cancel()
         if not _keep_pools:
             _pools.pop((os.getpid(), workers), None)
             pool.shutdown(wait=True)
+    return [results[i] for i in range(len(tasks))]
 
 
 def _failures(result: object, partitions: int) -> int:

@@ -21,7 +21,7 @@ from jackpot_pipeline.steps.modeling import (
     match_predictions_step,
     walk_forward_step,
 )
-from jackpot_pipeline.steps.parallel import chunks, completed_in_processes, map_in_processes
+from jackpot_pipeline.steps.parallel import chunks, map_in_processes
 from jackpot_pipeline.steps.progress import listening
 from jackpot_pipeline.steps.validation import (
     RegistrySettings,
@@ -161,22 +161,6 @@ def test_work_spread_over_processes_comes_back_in_order_with_errors_in_place():
     assert isinstance(results[3], ValueError) and str(results[3]) == "three is refused"
     assert map_in_processes(_square_or_fail, [1, 2], min_tasks=4) == [1, 4]  # small batches stay in this process
     assert chunks(list(range(5)), 2) == [[0, 2, 4], [1, 3]] and chunks([], 3) == []
-
-
-def test_results_come_as_tasks_finish_while_the_others_still_run():
-    finished = []
-    for index, result in completed_in_processes(_square_or_fail, list(range(8))):
-        finished.append(index)
-        if len(finished) == 1:
-            # the caller holds the first result (Dagster stores its events) while the pool works on the rest
-            first = (index, result)
-    assert sorted(finished) == list(range(8)) and first[1] == first[0] ** 2
-    as_list = map_in_processes(_square_or_fail, list(range(8)))
-    in_order = dict(completed_in_processes(_square_or_fail, list(range(8))))
-    assert [in_order[i] for i in range(8) if i != 3] == [r for i, r in enumerate(as_list) if i != 3]
-    assert str(in_order[3]) == str(as_list[3]) == "three is refused"
-    # small batches run here, in order
-    assert list(completed_in_processes(_square_or_fail, [1, 2], min_tasks=4)) == [(0, 1), (1, 4)]
 
 
 def test_each_finished_task_is_announced_with_its_partitions_and_failures():

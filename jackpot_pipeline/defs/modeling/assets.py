@@ -24,7 +24,7 @@ from jackpot_pipeline.steps.modeling import (
     match_predictions_partition,
     walk_forward_partition,
 )
-from jackpot_pipeline.steps.parallel import completed_in_processes, map_in_processes, worker_count
+from jackpot_pipeline.steps.parallel import map_in_processes, worker_count
 
 GROUP = "modeling"
 ALL = AllPartitionMapping()
@@ -56,9 +56,10 @@ def walk_forward_league_season(context: AssetExecutionContext, warehouse: Wareho
     refuse_chained_batches(context, "walk_forward")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("walk_forward"), keys)
-    done = completed_in_processes(partial(_with_inputs, walk_forward_partition, warehouse.root),
-                                  [(key, inputs[key][1]) for key in keys], stage="walk_forward", partitions=keys)
-    yield from report_partitions(context, ((keys[i], outcome) for i, outcome in done), inputs,
+    done = map_in_processes(partial(_with_inputs, walk_forward_partition, warehouse.root),
+                            [(key, inputs[key][1]) for key in keys],
+                            stage="walk_forward", partitions=keys)
+    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_strength_snapshots", "uncalibrated_predictions"), WALK_FORWARD_CODE_VERSION))
 
 
@@ -82,9 +83,9 @@ def form_features_league_season(context: AssetExecutionContext, warehouse: Wareh
     refuse_chained_batches(context, "form_features")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("form_features"), keys)
-    done = completed_in_processes(partial(_with_inputs, form_features_partition, warehouse.root),
-                                  [(key, inputs[key][1]) for key in keys], stage="form_features", partitions=keys)
-    yield from report_partitions(context, ((keys[i], outcome) for i, outcome in done), inputs,
+    done = map_in_processes(partial(_with_inputs, form_features_partition, warehouse.root),
+                            [(key, inputs[key][1]) for key in keys], stage="form_features", partitions=keys)
+    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  dict.fromkeys(("team_form_features", "league_baselines"), FORM_CODE_VERSION))
 
 
@@ -134,9 +135,9 @@ def match_predictions(context: AssetExecutionContext, warehouse: WarehouseResour
     refuse_chained_batches(context, "match_predictions")
     keys = partition_keys(context)
     inputs = current_inputs(context.instance, stage_named("match_predictions"), keys)
-    done = completed_in_processes(partial(match_predictions_partition, warehouse.root), keys,
-                                  stage="match_predictions", partitions=keys)
-    yield from report_partitions(context, ((keys[i], outcome) for i, outcome in done), inputs,
+    done = map_in_processes(partial(match_predictions_partition, warehouse.root), keys, stage="match_predictions",
+                            partitions=keys)
+    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  {"match_predictions": MATCH_PREDICTIONS_CODE_VERSION})
 
 

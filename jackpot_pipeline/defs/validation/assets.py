@@ -35,7 +35,7 @@ from jackpot_pipeline import tracking
 from jackpot_pipeline.model.walk_forward import DEFAULT_WALK_FORWARD, WALK_FORWARD_CODE_VERSION
 from jackpot_pipeline.planning.pipeline import MATCH_PREDICTIONS_CODE_VERSION, VALIDATION_CODE_VERSION, stage_named
 from jackpot_pipeline.steps.modeling import frame_version, save
-from jackpot_pipeline.steps.parallel import completed_in_processes
+from jackpot_pipeline.steps.parallel import map_in_processes
 from jackpot_pipeline.steps.validation import (
     PREDICTION_INPUT_COLUMNS,
     REPORT_INPUT_COLUMNS,
@@ -125,9 +125,9 @@ def validation_reports(context: AssetExecutionContext, config: ReportConfig, war
     refuse_chained_batches(context, "validation_reports")
     keys, settings = partition_keys(context), config.settings()
     inputs = current_inputs(context.instance, _with_settings("validation_reports", settings), keys)
-    done = completed_in_processes(partial(validation_report_partition, warehouse.root, settings=settings), keys,
-                                  stage="validation_reports", partitions=keys)
-    yield from report_partitions(context, ((keys[i], outcome) for i, outcome in done), inputs,
+    done = map_in_processes(partial(validation_report_partition, warehouse.root, settings=settings), keys,
+                            stage="validation_reports", partitions=keys)
+    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
                                  {"validation_reports": VALIDATION_CODE_VERSION})
 
 
