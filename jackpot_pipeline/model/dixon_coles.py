@@ -1186,14 +1186,12 @@ def fit_dixon_coles(
     is_promoted = np.isin(teams, promoted)
     attack_centre = np.where(is_promoted, config.prior_attack, 0.0)
     defence_centre = np.where(is_promoted, config.prior_defence, 0.0)
-    for team, (attack_prior, defence_prior) in (prior_centres or {}).items():
-        position = int(np.searchsorted(teams, team))
-        if position < n and teams[position] == team and not is_promoted[position]:
-            attack_centre[position], defence_centre[position] = float(attack_prior), float(defence_prior)
-    for team, (attack_prior, defence_prior) in (promoted_priors or {}).items():
-        position = int(np.searchsorted(teams, team))
-        if position < n and teams[position] == team and is_promoted[position]:
-            attack_centre[position], defence_centre[position] = float(attack_prior), float(defence_prior)
+    # own centres: established teams from prior_centres, promoted ones from promoted_priors
+    for centres, promoted_side in ((prior_centres, False), (promoted_priors, True)):
+        for team, (attack_prior, defence_prior) in (centres or {}).items():
+            position = int(np.searchsorted(teams, team))
+            if position < n and teams[position] == team and is_promoted[position] == promoted_side:
+                attack_centre[position], defence_centre[position] = float(attack_prior), float(defence_prior)
 
     targets_home = targets_away = None
     if poisson_targets is not None:

@@ -171,9 +171,6 @@ class _PrefixHashes:
         self._digest = hashlib.sha256()
         self._hashed = 0
 
-    def __len__(self) -> int:
-        return len(self._lines) + 1
-
     def __getitem__(self, rows: int) -> str:
         if not 0 <= rows <= len(self._lines):
             raise IndexError(f"{rows} rows asked of {len(self._lines)}")
@@ -234,8 +231,7 @@ def promoted_team_priors(
     the league's own training window; and a digest of the lower-division rows used."""
     lower = _played_in_order(lower)
     lower = lower[lower["match_date"].to_numpy(dtype="datetime64[D]") < cutoff]
-    hashes = _PrefixHashes(lower)
-    digest = hashes[len(hashes) - 1]
+    digest = _PrefixHashes(lower)[len(lower)]
     lower_teams = _teams(lower)
     wanted = [team for team in promoted if team in lower_teams]
     if not wanted or train.empty:
@@ -312,8 +308,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
     played = frame[frame["status"] == "played"].reset_index(drop=True)
     played_days = played["match_date"].to_numpy(dtype="datetime64[D]")
     chain = None if predictions_only else _PrefixHashes(played)
-    played_columns = _TrainingColumns(played)
-    played_columns.first = int((~played["season"].isin(window)).sum())
+    played_columns = _TrainingColumns(played, first=int((~played["season"].isin(window)).sum()))
 
     targets = frame[frame["season"] == season].reset_index(drop=True)
     targets["season_match_index"] = np.arange(1, len(targets) + 1)
@@ -396,7 +391,7 @@ class _TrainingColumns:
     Slicing the converted arrays gives the same values as converting each block's training frame (the
     Poisson targets are recomputed from sliced inputs: their goals-per-shot ratio depends on the rows)."""
 
-    def __init__(self, played: pd.DataFrame) -> None:
+    def __init__(self, played: pd.DataFrame, first: int = 0) -> None:
         self.played = played
         self.home = _team_names(played["home_team"])
         self.away = _team_names(played["away_team"])
@@ -408,7 +403,7 @@ class _TrainingColumns:
         self._goals_and_shots: tuple[np.ndarray, ...] | None = None
         # the weekly fits read rows [first, n_train); rows before ``first`` (older seasons) only feed the
         # season-start fit of carry_over_prior
-        self.first = 0
+        self.first = first
         # team appearances for the snapshots' matches_used: codes per name, counted per block with bincount
         self.code_of: dict[object, int] = {}
         codes = [self.code_of.setdefault(name, len(self.code_of))
