@@ -30,6 +30,7 @@ from dagster import (
     MetadataValue,
 )
 
+from jackpot_pipeline.defs.sqlite_storage import events_stored_together
 from jackpot_pipeline.planning.pipeline import Markdown, stages_after
 
 FINGERPRINT_TAG = "jackpot/input_fingerprint"
@@ -88,8 +89,17 @@ def materializations(
     fingerprints: Mapping[str | None, str],
     code_versions: Mapping[str, str],
 ) -> Iterator[MaterializeResult | AssetMaterialization]:
-    """The events of ``results`` ({partition (None: unpartitioned): {asset: Materialized}})."""
+    """The events of ``results`` ({partition (None: unpartitioned): {asset: Materialized}}); a batch's events
+    are stored together (see :func:`~jackpot_pipeline.defs.sqlite_storage.events_stored_together`)."""
     batch = is_batch(context)
+    if batch:
+        with events_stored_together():
+            yield from _reported(results, fingerprints, code_versions, batch=True)
+    else:
+        yield from _reported(results, fingerprints, code_versions, batch=False)
+
+
+def _reported(results, fingerprints, code_versions, *, batch: bool) -> Iterator[MaterializeResult | AssetMaterialization]:
     for partition, assets in results.items():
         tags = {FINGERPRINT_TAG: fingerprints[partition]}
         for asset, result in assets.items():

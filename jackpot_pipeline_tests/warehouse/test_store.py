@@ -203,3 +203,38 @@ def test_content_digest_is_equal_for_equal_frames_and_sees_any_change(e0):
     for name, changed in changes.items():
         assert content_digest(changed) not in seen, name
         seen[content_digest(changed)] = name
+
+
+def _as_duckdb_reads_it(store: Warehouse, name: str, partition: str, columns=None) -> pd.DataFrame:
+    listed = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    return duckdb.connect().execute(f"SELECT {listed} FROM read_parquet('{store.path(name, partition)}')").df()
+
+
+@pytest.mark.parametrize("relpath", ["mmz4281/2324/E0.csv", "mmz4281/2122/B1.csv", "new/ARG.csv"])
+def test_reading_a_partition_gives_the_frame_duckdb_gives(tmp_path, shared_data, relpath):
+    """Reads skip DuckDB for local files: the frame (values and dtypes: dates, integers with gaps or with no
+    value at all) must be DuckDB's own. B1 2021/22 has two matches without half-time goals; ARG none."""
+    parsed = parse_source((shared_data / relpath).read_bytes(), relpath)
+    league = relpath.rsplit("/", 1)[1].removesuffix(".csv")
+    store = Warehouse(tmp_path / "warehouse")
+    for key, rows in partition_rows(parsed, league, relpath.split("/")[1] if relpath.startswith("mmz") else None).items():
+        frame = canonicalise(parsed, rows, snapshot_date=pd.Timestamp("2024-06-01").date()).canonical
+        partition = f"{league}|{key}"
+        store.write("canonical_matches", frame, partition)
+        for columns in (None, ["match_date", "ht_home_goals", "home_team"]):
+            pd.testing.assert_frame_equal(store.read("canonical_matches", partition, columns),
+                                          _as_duckdb_reads_it(store, "canonical_matches", partition, columns),
+                                          check_exact=True)
+
+
+def test_reading_frames_pyarrow_and_duckdb_disagree_on_still_gives_duckdbs(tmp_path, e0):
+    store = Warehouse(tmp_path / "warehouse")
+    empty = e0.iloc[:0]
+    store.write("canonical_matches", empty, "E0|2324")  # no rows: DuckDB keeps nullable integer dtypes
+    pd.testing.assert_frame_equal(store.read("canonical_matches", "E0|2324"),
+                                  _as_duckdb_reads_it(store, "canonical_matches", "E0|2324"), check_exact=True)
+    no_half_time = e0.assign(ht_home_goals=np.nan, ht_away_goals=np.nan)
+    store.write("canonical_matches", no_half_time, "E0|2324")
+    back = store.read("canonical_matches", "E0|2324")
+    assert str(back["ht_home_goals"].dtype) == "Int32" and back["ht_home_goals"].isna().all()
+    pd.testing.assert_frame_equal(back, _as_duckdb_reads_it(store, "canonical_matches", "E0|2324"), check_exact=True)
