@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, _as_team_array, fit_dixon_coles
+from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, fit_dixon_coles
+from jackpot_pipeline.model.dixon_coles_inputs import as_team_array
 from jackpot_pipeline.model.odds import devig_available
 
 # Bump when walk-forward results would change for the same inputs and settings.
@@ -380,7 +381,7 @@ def _team_names(column: pd.Series) -> np.ndarray:
     name each block; the column as it is when a name is not a valid string, so that the error is raised
     where (and whether) it was before: by the fit or prediction that uses it."""
     try:
-        return _as_team_array(column, column.name)
+        return as_team_array(column, column.name)
     except ValueError:
         return column.to_numpy()
 
