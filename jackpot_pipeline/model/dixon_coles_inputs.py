@@ -1,4 +1,5 @@
-"""Input checks of the Dixon-Coles fit and predictions (team names, goals, dates, targets) and the time-decay weights."""
+"""Input checks of the Dixon-Coles fit and predictions (team names, goals, dates, targets) and the
+time-decay weights."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 
-def as_outcome_array(values: ArrayLike, name: str = "probabilities", *, single_row: bool = False) -> NDArray[np.float64]:
+def as_outcome_array(
+    values: ArrayLike, name: str = "probabilities", *, single_row: bool = False
+) -> NDArray[np.float64]:
     """``values`` as a float64 (n, 3) array ordered (home, draw, away); with ``single_row``, one row of
     three values is read as (1, 3). Raises ValueError, naming ``name``, on any other shape."""
     array = np.asarray(values, dtype=np.float64)

@@ -14,6 +14,7 @@ import pandas as pd
 from jackpot_pipeline.model.evaluation import MARKET_SETS, PROB_COLUMNS, ordered_sets, score_predictions
 from jackpot_pipeline.model.json_values import json_safe
 from jackpot_pipeline.model.metrics import OUTCOME_LABELS, reliability_curve
+from jackpot_pipeline.reporting import markdown_table
 
 RELIABILITY_COLUMNS: Final = [
     "set_id", "outcome", "bin", "bin_lower", "bin_upper", "count", "mean_predicted", "observed_frequency",
@@ -153,14 +154,14 @@ def metrics_markdown(metrics: pd.DataFrame, *, extra_columns: Sequence[str] = ()
     (mean ± SE; positive = worse than the market)."""
     header = [*extra_columns, "set", "n", "RPS", "Brier", "log loss", "ECE", "accuracy",
               "ΔRPS vs pre (±SE)", "ΔRPS vs close (±SE)", "Δlog loss vs pre (±SE)", "Δlog loss vs close (±SE)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(extra_columns) + ["---"] + ["---:"] * (len(header) - len(extra_columns) - 1)) + "|"]
+    rows = []
     for row in metrics.to_dict("records"):
         cells = [format_metric(row.get(column)) for column in extra_columns]
-        cells += [str(row["set_id"]), str(row["n"]), format_metric(row["rps"]), format_metric(row["brier"]), format_metric(row["log_loss"]),
-                  format_metric(row["ece"]), format_metric(row["accuracy"], 3)]
+        cells += [str(row["set_id"]), str(row["n"]), *(format_metric(row[name]) for name in ("rps", "brier", "log_loss", "ece")),
+                  format_metric(row["accuracy"], 3)]
         for score in ("rps", "log_loss"):
             for market in MARKET_SETS:
                 diff, se = row[f"{score}_diff_{market}"], row[f"{score}_diff_{market}_se"]
                 cells.append("–" if pd.isna(diff) else f"{diff:+.4f} ± {format_metric(se)} (n={row[f'n_paired_{market}']})")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(header, rows, "l" * (len(extra_columns) + 1) + "r" * (len(header) - len(extra_columns) - 1))
