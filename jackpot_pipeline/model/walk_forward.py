@@ -35,7 +35,7 @@ SNAPSHOT_COLUMNS = [
     "shrinkage", "is_promoted", "matches_used", "effective_weight", "log_likelihood", "converged", "iterations",
     "model_version",
 ]
-PREDICTION_COLUMNS = [
+UNCALIBRATED_PREDICTION_COLUMNS = [
     "match_id", "league", "season", "match_date", "home_team", "away_team", "status", "result",
     "season_match_index", "snapshot_as_of", "model_version",
     "lambda_home", "lambda_away", "model_home", "model_draw", "model_away",
@@ -129,7 +129,7 @@ DEFAULT_WALK_FORWARD = WalkForwardConfig(
 @dataclass(frozen=True)
 class WalkForwardResult:
     snapshots: pd.DataFrame  # SNAPSHOT_COLUMNS, one row per team and block
-    predictions: pd.DataFrame  # PREDICTION_COLUMNS, one row per match of the season after the warm-up
+    predictions: pd.DataFrame  # UNCALIBRATED_PREDICTION_COLUMNS, one row per match of the season after the warm-up
     warm_up_matches: int  # matches of the season left unpredicted for lack of training data
     training_seasons: list[str]
     fits: int
@@ -268,7 +268,7 @@ def with_baseline(predictions: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataF
     columns = {f"model_{o}": f"baseline_{o}" for o in ("home", "draw", "away")}
     extra = baseline[["match_id", *columns]].rename(columns=columns)
     merged = predictions.drop(columns=list(columns.values()), errors="ignore").merge(extra, on="match_id", how="left")
-    return merged.reindex(columns=PREDICTION_COLUMNS)
+    return merged.reindex(columns=UNCALIBRATED_PREDICTION_COLUMNS)
 
 
 def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig(),
@@ -353,7 +353,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         if blocks and not predictions_only else pd.DataFrame(columns=SNAPSHOT_COLUMNS)
     )
     predictions = (
-        _prediction_frame(blocks, targets, target_home, target_away) if blocks else pd.DataFrame(columns=PREDICTION_COLUMNS)
+        _prediction_frame(blocks, targets, target_home, target_away) if blocks else pd.DataFrame(columns=UNCALIBRATED_PREDICTION_COLUMNS)
     )
     if len(predictions):
         pre, pre_margin = _market(predictions, "")
@@ -365,7 +365,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         predictions["market_close_margin"] = close_margin
     return WalkForwardResult(
         snapshots=snapshots[SNAPSHOT_COLUMNS],
-        predictions=predictions.reindex(columns=PREDICTION_COLUMNS),
+        predictions=predictions.reindex(columns=UNCALIBRATED_PREDICTION_COLUMNS),
         warm_up_matches=warm_up,
         training_seasons=read,
         fits=len(blocks),
