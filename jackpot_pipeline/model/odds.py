@@ -83,10 +83,6 @@ class ImpliedProbabilities:
     margin: NDArray[np.float64]
     parameter: NDArray[np.float64]
 
-    @property
-    def parameter_name(self) -> str | None:
-        return {"power": "exponent_k", "shin": "insider_share_z"}.get(self.method)
-
 
 def _first_invalid_row(odds: NDArray[np.float64]) -> tuple[int, str] | None:
     """The first row that cannot be de-vigged and why, or None when all rows are valid."""
