@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from jackpot_pipeline.model import dixon_coles as dc
 from jackpot_pipeline.model import dixon_coles_solver as solver
-from jackpot_pipeline.model._data import SeasonResults, load_season_results
 from jackpot_pipeline.model.dixon_coles import (
     DixonColesConfig,
     DixonColesFit,
@@ -27,6 +26,7 @@ from jackpot_pipeline.model.dixon_coles import (
     time_decay_weights,
 )
 from jackpot_pipeline.model.scores import InvalidRhoError
+from jackpot_pipeline_tests.model.season_results import SeasonResults, load_season_results
 
 PLAIN_MLE = DixonColesConfig(xi=0.0, shrinkage=0.0)
 
@@ -143,7 +143,7 @@ def test_fit_is_deterministic_bit_for_bit(e0_2324, e0_fit):
 
 def test_fit_is_identical_in_a_fresh_process(shared_data, e0_fit):
     code = (
-        "import json, sys; from jackpot_pipeline.model._data import load_season_results; "
+        "import json, sys; from jackpot_pipeline_tests.model.season_results import load_season_results; "
         "from jackpot_pipeline.model.dixon_coles import fit_dixon_coles; "
         "r = load_season_results(sys.argv[1], '2324', 'E0'); "
         "f = fit_dixon_coles(r.home_teams, r.away_teams, r.home_goals, r.away_goals, r.dates); "
