@@ -298,6 +298,19 @@ class _SolverResult:
     message: str
 
 
+def _iteration_limit(
+    solver: str, theta: np.ndarray, iterations: int, gradient_max: float, max_iter: int, gradient_tol: float
+) -> _SolverResult:
+    return _SolverResult(
+        theta,
+        False,
+        iterations,
+        gradient_max,
+        f"{solver}: iteration limit max_iter={max_iter} reached with projected gradient "
+        f"{gradient_max:.3e} > tolerance {gradient_tol:.3e}",
+    )
+
+
 # Newton iterations in a row with ρ outside the valid region after which the constrained solver takes
 # over. When the region binds, the unconstrained optimum lies outside it (or does not exist at all: with
 # only draws in the data the likelihood grows without bound as ρ → −∞), so waiting longer gains nothing.
@@ -327,14 +340,7 @@ def newton(
         if gradient_max <= gradient_tol:
             return _SolverResult(theta, True, iterations, gradient_max, "Newton: projected gradient below tolerance")
         if iterations >= max_iter:
-            return _SolverResult(
-                theta,
-                False,
-                iterations,
-                gradient_max,
-                f"Newton: iteration limit max_iter={max_iter} reached with projected gradient "
-                f"{gradient_max:.3e} > tolerance {gradient_tol:.3e}",
-            )
+            return _iteration_limit("Newton", theta, iterations, gradient_max, max_iter, gradient_tol)
         outside_streak = outside_streak + 1 if rho_outside_region(theta) else 0
         if outside_streak >= _OUTSIDE_REGION_PATIENCE:
             return _SolverResult(theta, False, iterations, gradient_max, "Newton: rho keeps leaving the valid region")
@@ -502,14 +508,7 @@ def constrained_newton(
             iterations += 1
             continue
         if iterations >= max_iter:
-            return _SolverResult(
-                theta,
-                False,
-                iterations,
-                gradient_max,
-                f"active-set Newton: iteration limit max_iter={max_iter} reached with projected gradient "
-                f"{gradient_max:.3e} > tolerance {gradient_tol:.3e}",
-            )
+            return _iteration_limit("active-set Newton", theta, iterations, gradient_max, max_iter, gradient_tol)
         direction = _capped(-basis @ _solve_positive_definite(basis.T @ hessian_x @ basis, projected_gradient))
         growth = region.matrix @ direction
         slack = -region.values(x)
