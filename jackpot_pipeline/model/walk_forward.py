@@ -378,8 +378,8 @@ def _teams(frame: pd.DataFrame) -> set[str]:
 
 def _team_names(column: pd.Series) -> np.ndarray:
     """Team names as a NumPy string array, which the fit and the predictions take without re-checking every
-    name each block; the column as it is when a name is not a valid string, so that the error is raised
-    where (and whether) it was before: by the fit or prediction that uses it."""
+    name each block; the column as it is when a name is not a valid string, so that the fit or prediction
+    that uses it raises the error (or not)."""
     try:
         return as_team_array(column, column.name)
     except ValueError:
