@@ -16,10 +16,10 @@ from jackpot_pipeline.sources.football_data import (
     QUARANTINE_REASONS,
     SourceFormatError,
     canonicalise,
-    parse_match_date,
     parse_source,
     partition_rows,
 )
+from jackpot_pipeline.sources.football_data.cells import parse_match_date
 from jackpot_pipeline.sources.leagues import EXTRA_LEAGUES
 
 SNAPSHOT = dt.date(2026, 11, 21)
@@ -328,7 +328,7 @@ def test_a_parser_defect_quarantines_its_row_and_names_no_python_text(shared_dat
     def broken(text):
         raise OverflowError("Python int too large to convert to C int")
 
-    monkeypatch.setattr("jackpot_pipeline.sources.football_data.parse_kickoff_time", broken)
+    monkeypatch.setattr("jackpot_pipeline.sources.football_data.canonical.parse_kickoff_time", broken)
     _, results = ingest(shared_data, "mmz4281/2324/E0.csv")
     quarantined = only(results).quarantined
     assert len(quarantined) == 380 and set(quarantined["reason"]) == {"unreadable_row"}
