@@ -12,13 +12,9 @@ from jackpot_pipeline.jackpots.cards.fields import (
     Where,
     check_fixture_count,
     check_fixtures,
-    read_jackpot_id,
-    read_kickoff,
-    read_league,
+    read_card_values,
+    read_fixture,
     read_odds,
-    read_optional_text,
-    read_required_text,
-    read_team_name,
 )
 from jackpot_pipeline.jackpots.cards.model import ODDS_SIDES, CardError, CardFixture
 
@@ -112,25 +108,12 @@ def _csv_card_header(
                     f"{first_position[column]}, {value!r} here; card-level columns must agree on every row",
                     fixture=position, field=column, line=line,
                 )
-    where = Where(file)
-    return {
-        "jackpot_id": read_jackpot_id(where, "jackpot_id", values["jackpot_id"]),
-        "name": read_required_text(where, "name", values["name"]),
-        "operator": read_optional_text(where, "operator", values["operator"]),
-        "owner": read_optional_text(where, "owner", values.get("owner")),
-    }
+    return read_card_values(file, values)
 
 
 def _csv_fixture(file: str, position: int, line: int, row: Mapping[str, str]) -> CardFixture:
     where = Where(file, position, line)
-    return CardFixture(
-        position=position,
-        home_team=read_team_name(where, "home_team", row["home_team"]),
-        away_team=read_team_name(where, "away_team", row["away_team"]),
-        league=read_league(where, "league", row["league"]),
-        kickoff=read_kickoff(where, "kickoff", row["kickoff"]),
-        odds=_csv_odds(where, row),
-    )
+    return read_fixture(where, position, "home_team", "away_team", row, lambda: _csv_odds(where, row))
 
 
 def _csv_odds(where: Where, row: Mapping[str, str]) -> tuple[float, float, float] | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from jackpot_pipeline.jackpots.cards.model import (
     MAX_FIXTURES,
@@ -41,7 +41,7 @@ class Where:
         return CardError(self.file, problem, fixture=self.fixture, field=field, line=self.line)
 
 
-def read_team_name(where: Where, field: str, value: object) -> str:
+def _read_team_name(where: Where, field: str, value: object) -> str:
     if not isinstance(value, str):
         raise where.error(f"team name must be a string, got {describe(value)}", field)
     name = clean_source_name(value)
@@ -57,7 +57,7 @@ def read_team_name(where: Where, field: str, value: object) -> str:
     return name
 
 
-def read_league(where: Where, field: str, value: object) -> str | None:
+def _read_league(where: Where, field: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -72,7 +72,7 @@ def read_league(where: Where, field: str, value: object) -> str | None:
     return code
 
 
-def read_kickoff(where: Where, field: str, value: object) -> dt.datetime:
+def _read_kickoff(where: Where, field: str, value: object) -> dt.datetime:
     if not isinstance(value, str):
         raise where.error(f"kick-off must be a string, got {describe(value)}", field)
     try:
@@ -95,7 +95,7 @@ def read_odds(where: Where, field: str, value: object) -> float:
     return price
 
 
-def read_optional_text(where: Where, field: str, value: object) -> str | None:
+def _read_optional_text(where: Where, field: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -107,14 +107,14 @@ def read_optional_text(where: Where, field: str, value: object) -> str | None:
     return text or None
 
 
-def read_required_text(where: Where, field: str, value: object) -> str:
-    text = read_optional_text(where, field, value)
+def _read_required_text(where: Where, field: str, value: object) -> str:
+    text = _read_optional_text(where, field, value)
     if text is None:
         raise where.error("must not be empty", field)
     return text
 
 
-def read_jackpot_id(where: Where, field: str, value: object) -> str:
+def _read_jackpot_id(where: Where, field: str, value: object) -> str:
     if not isinstance(value, str):
         raise where.error(f"jackpot_id must be a string, got {describe(value)}", field)
     try:
@@ -131,6 +131,33 @@ def describe(value: object) -> str:
         return f"int of {len(str(abs(value)))} digits"
     shown = repr(value)
     return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '...'}"
+
+
+def read_card_values(file: str, values: Mapping[str, object]) -> dict[str, Any]:
+    """The card-level values of either format: jackpot_id and name (required), operator and owner."""
+    where = Where(file)
+    return {
+        "jackpot_id": _read_jackpot_id(where, "jackpot_id", values["jackpot_id"]),
+        "name": _read_required_text(where, "name", values["name"]),
+        "operator": _read_optional_text(where, "operator", values.get("operator")),
+        "owner": _read_optional_text(where, "owner", values.get("owner")),
+    }
+
+
+def read_fixture(
+    where: Where, position: int, home: str, away: str, values: Mapping[str, object],
+    read_fixture_odds: Callable[[], tuple[float, float, float] | None],
+) -> CardFixture:
+    """A fixture of either format: ``home``/``away`` name the team fields (``league`` and ``kickoff`` are
+    named alike in both); the odds, read last, come from the format's own ``read_fixture_odds``."""
+    return CardFixture(
+        position=position,
+        home_team=_read_team_name(where, home, values[home]),
+        away_team=_read_team_name(where, away, values[away]),
+        league=_read_league(where, "league", values.get("league")),
+        kickoff=_read_kickoff(where, "kickoff", values["kickoff"]),
+        odds=read_fixture_odds(),
+    )
 
 
 def check_fixture_count(file: str, count: int, field: str) -> None:

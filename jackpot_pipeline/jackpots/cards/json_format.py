@@ -10,13 +10,9 @@ from jackpot_pipeline.jackpots.cards.fields import (
     check_fixture_count,
     check_fixtures,
     describe,
-    read_jackpot_id,
-    read_kickoff,
-    read_league,
+    read_card_values,
+    read_fixture,
     read_odds,
-    read_optional_text,
-    read_required_text,
-    read_team_name,
 )
 from jackpot_pipeline.jackpots.cards.model import ODDS_SIDES, CardError, CardFixture
 
@@ -59,12 +55,7 @@ def parse_json_card(text: str, file: str) -> dict[str, Any]:
     raw_fixtures = document["fixtures"]
     if not isinstance(raw_fixtures, list):
         raise where.error(f"fixtures must be a list, got {describe(raw_fixtures)}", "fixtures")
-    header = {
-        "jackpot_id": read_jackpot_id(where, "jackpot_id", document["jackpot_id"]),
-        "name": read_required_text(where, "name", document["name"]),
-        "operator": read_optional_text(where, "operator", document.get("operator")),
-        "owner": read_optional_text(where, "owner", document.get("owner")),
-    }
+    header = read_card_values(file, document)
     check_fixture_count(file, len(raw_fixtures), "fixtures")
     fixtures = [_json_fixture(file, position, raw) for position, raw in enumerate(raw_fixtures, 1)]
     check_fixtures(file, fixtures, "home")
@@ -112,14 +103,7 @@ def _json_fixture(file: str, position: int, raw: object) -> CardFixture:
             f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_JSON_FIXTURE_KEYS))}",
             unknown[0],
         )
-    return CardFixture(
-        position=position,
-        home_team=read_team_name(where, "home", raw["home"]),
-        away_team=read_team_name(where, "away", raw["away"]),
-        league=read_league(where, "league", raw.get("league")),
-        kickoff=read_kickoff(where, "kickoff", raw["kickoff"]),
-        odds=_json_odds(where, raw.get("odds")),
-    )
+    return read_fixture(where, position, "home", "away", raw, lambda: _json_odds(where, raw.get("odds")))
 
 
 def _json_odds(where: Where, raw: object) -> tuple[float, float, float] | None:
