@@ -26,14 +26,23 @@ CARD_CSV_OPTIONAL_COLUMNS: Final = ("position", "owner")
 _CSV_CARD_LEVEL_COLUMNS: Final = ("jackpot_id", "name", "operator", "owner")
 
 
-def parse_csv_card(text: str, file: str) -> dict[str, Any]:
+def read_csv_records(text: str, file: str, error: type[CardError] = CardError) -> list[tuple[int, list[str]]]:
+    """Every record of a CSV card (or results file) with its line number, the header first.
+
+    Raises ``error`` (a :class:`CardError` type) for malformed CSV and for a text without records.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = [(reader.line_num, row) for row in reader]
-    except csv.Error as error:
-        raise CardError(file, f"malformed CSV at line {reader.line_num}: {error}") from None
+    except csv.Error as problem:
+        raise error(file, f"malformed CSV at line {reader.line_num}: {problem}") from None
     if not records:
-        raise CardError(file, "empty file: no header row")
+        raise error(file, "empty file: no header row")
+    return records
+
+
+def parse_csv_card(text: str, file: str) -> dict[str, Any]:
+    records = read_csv_records(text, file)
     header_line, raw_header = records[0]
     header = [cell.strip().lower() for cell in raw_header]
     duplicated = sorted({name for name in header if header.count(name) > 1})
