@@ -23,10 +23,9 @@ from jackpot_pipeline.jackpots.cards.model import (
     parse_kickoff,
 )
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES
-from jackpot_pipeline.sources.teams import clean_source_name, unreadable_character
+from jackpot_pipeline.sources.teams import MAX_TEAM_NAME_LENGTH, clean_source_name, unreadable_character
 
 MIN_TEAM_NAME_LENGTH: Final = 2
-MAX_TEAM_NAME_LENGTH: Final = 100
 
 
 @dataclass(frozen=True)

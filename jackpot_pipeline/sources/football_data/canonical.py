@@ -30,7 +30,12 @@ from jackpot_pipeline.sources.leagues import (
     season_window,
     season_years,
 )
-from jackpot_pipeline.sources.teams import clean_source_name, unify_source_name, unreadable_character
+from jackpot_pipeline.sources.teams import (
+    MAX_TEAM_NAME_LENGTH,
+    clean_source_name,
+    unify_source_name,
+    unreadable_character,
+)
 
 # Bump when canonical rows would come out differently from the same bytes: it is part of every
 # ingestion data version, so a parser change re-ingests and an unchanged one is a no-op.
@@ -40,7 +45,6 @@ PARSER_VERSION = "2"
 # one side); the bounds also keep every count inside the warehouse's 32-bit integer columns.
 MAX_GOALS = 30
 MAX_MATCH_STAT = 200
-MAX_TEAM_NAME_LENGTH = 100
 
 QUARANTINE_REASONS = {
     "wrong_field_count": "the row ends before every required column is reached",

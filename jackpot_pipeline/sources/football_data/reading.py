@@ -7,11 +7,12 @@ a line whose fields cannot be split is kept as an unreadable :class:`SourceRow`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from jackpot_pipeline.sources.fetch import sha256_bytes
 
 MAIN_FORMAT = "main"
 EXTRA_FORMAT = "extra"
@@ -68,7 +69,7 @@ class ParsedSource:
 
 
 def decode_source(data: bytes, relpath: str) -> DecodedSource:
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = sha256_bytes(data)
     if not data.strip():
         raise SourceFormatError(relpath, "the file is empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

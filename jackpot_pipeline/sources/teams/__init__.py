@@ -25,6 +25,7 @@ from jackpot_pipeline.sources.teams.aliases import (
     load_curated_aliases,
 )
 from jackpot_pipeline.sources.teams.names import (
+    MAX_TEAM_NAME_LENGTH,
     SOURCE_NAME_VARIANTS,
     clean_source_name,
     league_family,
@@ -43,6 +44,7 @@ from jackpot_pipeline.sources.teams.resolver import Candidate, MatchMethod, Team
 
 __all__ = [
     "ALIAS_TABLE_RESOURCE",
+    "MAX_TEAM_NAME_LENGTH",
     "REGISTRY_COLUMNS",
     "SOURCE_NAME_VARIANTS",
     "Candidate",

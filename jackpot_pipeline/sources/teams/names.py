@@ -13,6 +13,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+# Longest team name accepted anywhere: a source cell (longer is quarantined) or a card's team.
+MAX_TEAM_NAME_LENGTH = 100
+
 # Letters NFKD does not decompose into ASCII base + combining mark (ø is not "o + stroke" in
 # Unicode, ß casefolds to "ss" by itself). Applied after casefold, so only lower-case forms.
 _TRANSLITERATE = str.maketrans(
