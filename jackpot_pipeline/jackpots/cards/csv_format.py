@@ -42,6 +42,8 @@ def read_csv_records(text: str, file: str, error: type[CardError] = CardError) -
 
 
 def parse_csv_card(text: str, file: str) -> dict[str, Any]:
+    """The keyword arguments of :class:`JackpotCard` (all but source path and digest) read from a CSV
+    card's text; :class:`CardError` naming ``file`` on any problem."""
     records = read_csv_records(text, file)
     header_line, raw_header = records[0]
     header = [cell.strip().lower() for cell in raw_header]

@@ -24,6 +24,8 @@ _MAX_JSON_DEPTH: Final = 32
 
 
 def parse_json_card(text: str, file: str) -> dict[str, Any]:
+    """The keyword arguments of :class:`JackpotCard` (all but source path and digest) read from a JSON
+    card's text; :class:`CardError` naming ``file`` on any problem."""
     try:
         document = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:

@@ -15,6 +15,7 @@ OVERROUND_BAND = (0.97, 1.30)
 
 
 def odds_cell_issues(fields: Sequence[str], columns: ColumnMap, issues: list[str]) -> None:
+    """Adds to ``issues`` every cell of a complete 1X2 column triple that is not a number."""
     width, clean = len(fields), columns.clean_odds_cells
     if columns.odds_texts and width >= columns.odds_reach:
         unseen = set(columns.odds_texts(fields)).difference(clean)
@@ -28,6 +29,8 @@ def odds_cell_issues(fields: Sequence[str], columns: ColumnMap, issues: list[str
 
 
 def choose_odds(fields, columns: ColumnMap, prefixes, prefix_out: str, issues: list[str]) -> dict[str, object]:
+    """``{prefix_out}odds_home/draw/away/source`` of the first plausible triple among ``prefixes``
+    (None each when there is none); rejected triples are named in ``issues``."""
     width = len(fields)
     for prefix in prefixes:
         texts = [fields[position].strip() if position < width else "" for position in columns.triples[prefix]]
