@@ -2,7 +2,8 @@
 
 Canonical matches come from the project's own parser; predictions from ``walk_forward``; sets A-G and
 the market rows from :func:`~jackpot_pipeline.model.season_calibration.match_prediction_rows` with a season
-calibration fitted only on earlier seasons' out-of-sample predictions (identity when there are too few), as the modeling assets do.
+calibration fitted only on earlier seasons' out-of-sample predictions (identity when there are too few), as
+the modeling assets do.
 """
 
 from __future__ import annotations
