@@ -2,9 +2,10 @@
 
 The snapshot (``definitions_snapshot.json`` beside this file) holds, in a stable order and without paths
 or times: every asset spec (key, step, deps with their partition mappings, partitions, code version, group,
-kinds, metadata and tag keys, whether it is skippable and described), the step's backfill policy, the asset checks, the jobs with the assets or
-ops they select, the sensors, the schedules and the resource keys, for the code location with PostgreSQL
-configured; and, without it, which assets, checks and jobs remain and what the sensor targets.
+kinds, metadata and tag keys, owners, automation condition, whether it is skippable and described), each
+step's backfill policy, the asset checks, the jobs with the assets or ops they select, the sensors, the
+schedules and the resource keys, for the code location with PostgreSQL configured; and, without it, which
+assets, checks and jobs remain and what the sensor targets.
 
 After an intended change, regenerate it and commit the new file with the change::
 
@@ -70,6 +71,8 @@ def _spec(spec, graph) -> dict[str, object]:
         "metadata_keys": sorted(spec.metadata),
         "tag_keys": sorted(spec.tags),
         "skippable": spec.skippable,
+        "owners": sorted(spec.owners),
+        "automation_condition": type(spec.automation_condition).__name__ if spec.automation_condition else None,
         "has_description": bool(spec.description),
     }
 
