@@ -535,14 +535,6 @@ def test_config_validation(kwargs, message):
         DixonColesConfig(**kwargs)
 
 
-def test_library_never_imports_dagster():
-    code = (
-        "import sys; import jackpot_pipeline.model.dixon_coles, jackpot_pipeline.model.scores; "
-        "assert not any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules), 'dagster imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 # --- properties on random leagues ---------------------------------------------------------------------
 
 
