@@ -12,8 +12,8 @@
   role without being granted it.
 
 Role names are cluster-wide, so they are configurable (:meth:`Roles.with_prefix`) for parallel tests
-and for several deployments sharing one server. Group roles are NOLOGIN; logins are granted
-membership (:func:`grant_membership`). Everything here is idempotent and re-run after every migrate,
+and for several deployments sharing one server. Group roles are NOLOGIN; logins are made
+members of them. Everything here is idempotent and re-run after every migrate,
 so tables added by later migrations get their grants. Policies name roles, which is why they live
 here and not in the versioned migrations (those only ENABLE row-level security: without policies a
 non-owner sees no row, the safe default).
@@ -137,7 +137,3 @@ def _policies(connection: psycopg.Connection, roles: Roles) -> None:
                 statement = sql.Composed([statement, sql.SQL(" WITH CHECK ({})").format(sql.SQL(check))])
             connection.execute(statement)
 
-
-def grant_membership(connection: psycopg.Connection, login: str, group: str) -> None:
-    """Make ``login`` a member of a group role (e.g. an analyst's login of ``jackpot_analyst``)."""
-    connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))

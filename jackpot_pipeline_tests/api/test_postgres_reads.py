@@ -11,7 +11,7 @@ from jackpot_pipeline.api.access import AccessStore, Principal
 from jackpot_pipeline.api.app import API_PREFIX, create_app
 from jackpot_pipeline.api.postgres_reads import PostgresReads
 from jackpot_pipeline.jackpots.finalise import read_finalised
-from jackpot_pipeline.publish.postgres import publish_jackpot
+from jackpot_pipeline.publish.jackpots import publish_jackpot
 from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_ID
 from jackpot_pipeline_tests.publish.conftest import database, migrated  # noqa: F401 - the shared fixtures
 

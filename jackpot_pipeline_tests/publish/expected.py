@@ -9,7 +9,7 @@ from dagster import AssetKey, DagsterEventType
 
 from jackpot_pipeline.defs.local_runs import QUIET_RUN_CONFIG
 from jackpot_pipeline.defs.orchestration import RANGE_END_TAG, RANGE_START_TAG
-from jackpot_pipeline.publish.postgres import league_catalogue
+from jackpot_pipeline.publish.ingested import league_catalogue
 
 # market rows of matches without odds have no probabilities: they cannot be stored and are counted as skipped
 HAS_PROBABILITIES = " AND ".join(f"coalesce(NOT isnan({c}), false)" for c in ("prob_home", "prob_draw", "prob_away"))

@@ -14,7 +14,7 @@ from jackpot_pipeline.publish.migrate import (
     discover_migrations,
     migrate,
 )
-from jackpot_pipeline.publish.postgres import prepare_database
+from jackpot_pipeline.publish.database import prepare_database
 
 pytestmark = pytest.mark.postgres
 

@@ -9,15 +9,15 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from jackpot_pipeline.publish.postgres import (
-    _TEAM_REFERENCES,
-    PublishError,
+from jackpot_pipeline.publish import PublishError
+from jackpot_pipeline.publish.engine import publish_partition
+from jackpot_pipeline.publish.freshness import stale_partitions
+from jackpot_pipeline.publish.ingested import (
+    TEAM_REFERENCES,
     orphaned_partitions,
     publish_ingestion_logs,
     publish_matches,
-    publish_partition,
     publish_teams,
-    stale_partitions,
     withdraw_partition,
 )
 from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
@@ -236,7 +236,7 @@ def test_every_foreign_key_to_teams_is_guarded_when_retiring_teams(migrated):
             """
         ).fetchall()
     found = {(table, tuple(c for c in columns if c != "league")) for table, columns in referencing}
-    guarded = {(f"jackpot.{table}", (column,)) for table, columns in _TEAM_REFERENCES for column in columns}
+    guarded = {(f"jackpot.{table}", (column,)) for table, columns in TEAM_REFERENCES for column in columns}
     assert found == guarded
 
 
@@ -302,7 +302,7 @@ def test_pooled_rows_with_a_null_league_form_their_own_partition(migrated):
 
 def test_form_features_and_baselines_publish_once_and_follow_a_revision(migrated, shared_data):
     from jackpot_pipeline.model.form import league_baselines, team_form_features
-    from jackpot_pipeline.publish.postgres import publish_league_baselines, publish_team_form_features
+    from jackpot_pipeline.publish.modelled import publish_league_baselines, publish_team_form_features
 
     matches = pd.concat([canonical(shared_data, f"mmz4281/{s}/E0.csv", "E0", s) for s in ("2223", "2324")], ignore_index=True)
     form, baselines = team_form_features(matches, "E0", "2324"), league_baselines(matches, "E0", "2324")

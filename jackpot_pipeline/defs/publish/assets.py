@@ -1,6 +1,6 @@
 """Publishing to PostgreSQL schema ``jackpot``: each league × season partition, the catalogue and model
 registry, and each finalised jackpot, one transaction per table and partition (see
-:mod:`jackpot_pipeline.publish.postgres`). A partition is republished when the warehouse versions it was
+:mod:`jackpot_pipeline.publish.engine`). A partition is republished when the warehouse versions it was
 published from change, or when the target database is another one (a new database is filled)."""
 
 from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, multi_asset
@@ -18,21 +18,23 @@ from jackpot_pipeline.defs.publish.resources import PostgresResource
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
 from jackpot_pipeline.planning.publishing import PUBLISH_CODE_VERSION, publish_stage
-from jackpot_pipeline.publish.postgres import (
+from jackpot_pipeline.publish import PublishError
+from jackpot_pipeline.publish.ingested import (
     ALIAS_COLUMNS,
     TEAM_COLUMNS,
-    PublishError,
-    publish_calibration_data,
     publish_ingestion_logs,
-    publish_jackpot,
-    publish_league_baselines,
     publish_leagues,
-    publish_match_predictions,
     publish_matches,
+    publish_teams,
+)
+from jackpot_pipeline.publish.jackpots import publish_jackpot
+from jackpot_pipeline.publish.modelled import (
+    publish_calibration_data,
+    publish_league_baselines,
+    publish_match_predictions,
     publish_models,
     publish_team_form_features,
     publish_team_strength_snapshots,
-    publish_teams,
     publish_validation_results,
 )
 from jackpot_pipeline.model import validation as v

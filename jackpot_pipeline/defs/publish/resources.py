@@ -14,7 +14,7 @@ from pydantic import Field
 from jackpot_pipeline.publish import SCHEMA
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
 from jackpot_pipeline.publish.migrate import MIGRATION_TABLE, discover_migrations
-from jackpot_pipeline.publish.postgres import connect, prepare_database
+from jackpot_pipeline.publish.database import connect, prepare_database
 from jackpot_pipeline.publish.roles import Roles
 
 _prepared: set[tuple[str, str]] = set()
