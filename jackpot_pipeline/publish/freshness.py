@@ -57,22 +57,22 @@ FRESHNESS: dict[str, Freshness] = {
         "SELECT league, season, model_version, count(*) FROM {schema}.team_strength_snapshots GROUP BY ALL",
         "SELECT league, season, model_version, count(*) FROM jackpot.team_strength_snapshots GROUP BY 1, 2, 3",
     ),
-    "predictions": Freshness(
+    "match_predictions": Freshness(
         "match_predictions", 2,
         "SELECT league, season, set_id, model_version, calibration_version, count(*) FROM {schema}.match_predictions "
         f"WHERE {_HAS_PROBABILITIES} GROUP BY ALL",
-        "SELECT m.league, m.season, p.set_id, p.model_version, p.calibration_version, count(*) FROM jackpot.predictions p "
+        "SELECT m.league, m.season, p.set_id, p.model_version, p.calibration_version, count(*) FROM jackpot.match_predictions p "
         "JOIN jackpot.matches m USING (match_id) WHERE p.jackpot_id IS NULL GROUP BY 1, 2, 3, 4, 5",
     ),
-    "validation_results": Freshness(
+    "validation_reports": Freshness(
         "validation_reports", 2,
         "SELECT league, season, set_id, n, rps, log_loss, health FROM {schema}.validation_reports",
-        "SELECT league, season, set_id::text, n, rps, log_loss, health FROM jackpot.validation_results WHERE league IS NOT NULL",
+        "SELECT league, season, set_id::text, n, rps, log_loss, health FROM jackpot.validation_reports WHERE league IS NOT NULL",
     ),
-    "calibration_data": Freshness(
+    "calibration_curves": Freshness(
         "calibration_curves", 1,
         "SELECT season, league, calibration_version, count(*) FROM {schema}.calibration_curves GROUP BY ALL",
-        "SELECT season, league, calibration_version, count(*) FROM jackpot.calibration_data GROUP BY 1, 2, 3",
+        "SELECT season, league, calibration_version, count(*) FROM jackpot.calibration_curves GROUP BY 1, 2, 3",
     ),
     "models": Freshness(
         "model_registry", 0,

@@ -59,7 +59,7 @@ def jackpot_fixture_rows(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def jackpot_prediction_rows(predictions: pd.DataFrame) -> pd.DataFrame:
     """Prediction rows of a jackpot; a fixture priced without the model says how (its fallback mode is a
-    flag), which is what lets such a row go without a model version (migration 0004)."""
+    flag), which is what lets such a row go without a model version."""
     frame = predictions[list(JACKPOT_PREDICTION_COLUMNS)].copy()
     modes = predictions["mode"] if "mode" in predictions.columns else pd.Series("model", index=predictions.index)
     frame["flags"] = [
@@ -81,7 +81,7 @@ def publish_jackpot(
     connection: psycopg.Connection, jackpot: Mapping[str, Any], predictions: pd.DataFrame, *, role: str | None = None,
 ) -> PublishResult:
     """One finalised jackpot of DuckDB (``jackpots`` row + its ``jackpot_predictions``) into
-    ``jackpot.jackpots``, ``jackpot.jackpot_fixtures`` and ``jackpot.predictions``, in one transaction.
+    ``jackpot.jackpots``, ``jackpot.jackpot_fixtures`` and ``jackpot.match_predictions``, in one transaction.
 
     The owner is the card's owner (the writer role when the card names none). The jackpot is inserted
     as a draft, its fixtures and predictions added, then it is finalised; the triggers refuse every
@@ -104,7 +104,7 @@ def publish_jackpot(
                     f"jackpot {jackpot_id} is finalised in PostgreSQL with card sha256 {existing[1]}, DuckDB holds "
                     f"{jackpot['card_sha256']}: finalised jackpots are immutable")
             n = connection.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE jackpot_id = %s").format(sql.Identifier(SCHEMA, "predictions")), [jackpot_id]
+                sql.SQL("SELECT count(*) FROM {} WHERE jackpot_id = %s").format(sql.Identifier(SCHEMA, "match_predictions")), [jackpot_id]
             ).fetchone()[0]
             return PublishResult("jackpots", partition, rows=1, inserted=0, updated=0, deleted=0,
                                  extra={"fixtures": len(fixtures), "predictions": n, "already_finalised": 1})
@@ -135,11 +135,11 @@ def publish_jackpot(
             ).format(sql.Identifier(SCHEMA, "jackpot_fixtures"), sql.Identifier(SCHEMA, "matches")),
             [jackpot_id],
         )
-        staged = stage(connection, "predictions", rows).name
+        staged = stage(connection, "match_predictions", rows).name
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows.columns)
         n_predictions = connection.execute(
             sql.SQL("INSERT INTO {} ({}, match_id) SELECT {}, f.match_id FROM {} AS s JOIN {} AS f USING (jackpot_id, position)").format(
-                sql.Identifier(SCHEMA, "predictions"), columns,
+                sql.Identifier(SCHEMA, "match_predictions"), columns,
                 sql.SQL(", ").join(sql.Identifier("s", c) for c in rows.columns), staged,
                 sql.Identifier(SCHEMA, "jackpot_fixtures"))
         ).rowcount

@@ -1,8 +1,8 @@
 """Publishers of what modelling produces, one league × season (or the whole registry) per transaction:
 team-strength snapshots, team form and league baselines, match predictions, calibrations, validation
-results, the model registry and training runs.
+reports, the model registry and training runs.
 
-Tables whose rows carry a generated identity key (predictions, calibrations, validation results) are
+Tables whose rows carry a generated identity key (predictions, calibrations, validation reports) are
 synchronised on their natural key (see :func:`~jackpot_pipeline.publish.engine.synchronise`), so an
 unchanged republish writes nothing and keeps identities and ``created_at`` stamps."""
 
@@ -108,19 +108,19 @@ def publish_league_baselines(
         connection, "league_baselines", baselines[list(LEAGUE_BASELINE_COLUMNS)], league, season, role)
 
 
-def publish_validation_results(
+def publish_validation_reports(
     connection: psycopg.Connection, reports: pd.DataFrame, league: str, season: str, *, role: str | None = None,
 ) -> PublishResult:
-    """One league × season of DuckDB ``validation_reports`` into ``jackpot.validation_results``,
+    """One league × season of DuckDB ``validation_reports`` into ``jackpot.validation_reports``,
     synchronised on (league, season, set_id) in one transaction (reliability bins and the report's
     context columns have no place in the table and stay in DuckDB)."""
     return _publish_league_season_table(
-        connection, "validation_results", reports[list(VALIDATION_COLUMNS)], league, season, role,
+        connection, "validation_reports", reports[list(VALIDATION_COLUMNS)], league, season, role,
         key_columns=["league", "season", "set_id"])
 
 
 def match_prediction_rows(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """DuckDB ``match_predictions`` rows as ``jackpot.predictions`` rows, and how many were skipped:
+    """DuckDB ``match_predictions`` rows as ``jackpot.match_predictions`` rows, and how many were skipped:
     rows without probabilities (market rows of matches without odds) cannot satisfy the table's CHECKs."""
     usable = predictions[list(PROBABILITY_COLUMNS)].notna().all(axis=1)
     frame = predictions.loc[usable, list(MATCH_PREDICTION_COLUMNS)].copy()
@@ -131,7 +131,7 @@ def match_prediction_rows(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]
 def publish_match_predictions(
     connection: psycopg.Connection, predictions: pd.DataFrame, league: str, season: str, *, role: str | None = None,
 ) -> PublishResult:
-    """One league × season of DuckDB ``match_predictions`` into ``jackpot.predictions`` (match rows,
+    """One league × season of DuckDB ``match_predictions`` into ``jackpot.match_predictions`` (match rows,
     ``jackpot_id`` NULL), synchronised on (match_id, set_id) in one transaction. The partition is the
     published matches of that league and season, so ``jackpot.matches`` must hold them already.
     ``extra["skipped_without_probabilities"]``: rows left out (see :func:`match_prediction_rows`)."""
@@ -140,8 +140,8 @@ def publish_match_predictions(
     matches = sql.Identifier(SCHEMA, "matches")
     scope = sql.SQL("t.jackpot_id IS NULL AND t.match_id IN (SELECT match_id FROM {} WHERE league = %s AND season = %s)").format(matches)
     with connection.transaction():
-        begin(connection, "predictions", partition, role)
-        staged = stage(connection, "predictions", frame)
+        begin(connection, "match_predictions", partition, role)
+        staged = stage(connection, "match_predictions", frame)
         outside = connection.execute(
             sql.SQL("SELECT count(*) FROM {} AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS m WHERE m.match_id = s.match_id "
                     "AND m.league = %s AND m.season = %s)").format(staged.name, matches),
@@ -154,13 +154,13 @@ def publish_match_predictions(
         inserted, updated, deleted = synchronise(
             connection, staged, ["match_id", "set_id"], scope=scope, scope_values=[league, season])
         rows = connection.execute(sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(
-            sql.Identifier(SCHEMA, "predictions"), scope), [league, season]).fetchone()[0]
-    return PublishResult("predictions", partition, rows=rows, inserted=inserted, updated=updated, deleted=deleted,
+            sql.Identifier(SCHEMA, "match_predictions"), scope), [league, season]).fetchone()[0]
+    return PublishResult("match_predictions", partition, rows=rows, inserted=inserted, updated=updated, deleted=deleted,
                          extra={"skipped_without_probabilities": skipped})
 
 
 def calibration_rows(curves: pd.DataFrame) -> pd.DataFrame:
-    """DuckDB ``calibration_curves`` rows as ``jackpot.calibration_data`` rows (flags as an array,
+    """DuckDB ``calibration_curves`` rows as ``jackpot.calibration_curves`` rows (flags as an array,
     missing candidate scores as ``{}``)."""
     frame = curves[list(CALIBRATION_COLUMNS)].copy()
     frame["flags"] = [split_flags(value) for value in frame["flags"]]
@@ -168,13 +168,13 @@ def calibration_rows(curves: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def publish_calibration_data(
+def publish_calibration_curves(
     connection: psycopg.Connection, curves: pd.DataFrame, league: str, season: str, *, role: str | None = None,
 ) -> PublishResult:
-    """One league-season of ``calibration_curves`` into ``jackpot.calibration_data``, synchronised on
+    """One league × season of DuckDB ``calibration_curves`` into ``jackpot.calibration_curves``, synchronised on
     (season, league, calibration_version) in one transaction."""
     return _publish_league_season_table(
-        connection, "calibration_data", calibration_rows(curves), league, season, role,
+        connection, "calibration_curves", calibration_rows(curves), league, season, role,
         key_columns=["season", "league", "calibration_version"])
 
 

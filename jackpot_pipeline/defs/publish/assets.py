@@ -29,13 +29,13 @@ from jackpot_pipeline.publish.ingested import (
 )
 from jackpot_pipeline.publish.jackpots import publish_jackpot
 from jackpot_pipeline.publish.modelled import (
-    publish_calibration_data,
+    publish_calibration_curves,
     publish_league_baselines,
     publish_match_predictions,
     publish_models,
     publish_team_form_features,
     publish_team_strength_snapshots,
-    publish_validation_results,
+    publish_validation_reports,
 )
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
@@ -49,8 +49,8 @@ LEAGUE_SEASON_TABLES = {
     "published_ingestion_logs": ("ingestion_log", publish_ingestion_logs),
     "published_team_strength_snapshots": ("team_strength_snapshots", publish_team_strength_snapshots),
     "published_match_predictions": ("match_predictions", publish_match_predictions),
-    "published_validation_results": ("validation_reports", publish_validation_results),
-    "published_calibration_data": ("calibration_curves", publish_calibration_data),
+    "published_validation_results": ("validation_reports", publish_validation_reports),
+    "published_calibration_data": ("calibration_curves", publish_calibration_curves),
     "published_team_form_features": ("team_form_features", publish_team_form_features),
     "published_league_baselines": ("league_baselines", publish_league_baselines),
 }
@@ -60,10 +60,10 @@ _DESCRIPTIONS = {
     "published_team_strength_snapshots": "team_strength_snapshots of the partition (upsert on the primary key; missing "
     "teams are added first).",
     "published_match_predictions": "match_predictions of the partition (sets A0, A-G, market_pre, market_close) in "
-    "jackpot.predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
+    "jackpot.match_predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
     "odds) cannot satisfy the table's CHECKs and are skipped, counted in metadata.",
-    "published_validation_results": "validation_reports of the partition in jackpot.validation_results.",
-    "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_data.",
+    "published_validation_results": "validation_reports of the partition in jackpot.validation_reports.",
+    "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_curves.",
     "published_team_form_features": "team_form_features of the partition in jackpot.team_form_features.",
     "published_league_baselines": "league_baselines of the partition in jackpot.league_baselines.",
 }
@@ -151,7 +151,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     specs=[AssetSpec("published_jackpots", deps=["jackpot_predictions"], group_name=GROUP, kinds={"postgres"},
                      code_version=PUBLISH_CODE_VERSION, skippable=True,
                      description="One finalised jackpot in jackpot.jackpots (owner: the card's owner), "
-                     "jackpot.jackpot_fixtures and jackpot.predictions, in one transaction, then finalised there. "
+                     "jackpot.jackpot_fixtures and jackpot.match_predictions, in one transaction, then finalised there. "
                      "Republishing the same card is a no-op (never an UPDATE: the triggers refuse it).")],
     partitions_def=jackpot_partitions,
     backfill_policy=backfill_policy(21),
