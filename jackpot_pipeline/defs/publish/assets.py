@@ -85,9 +85,7 @@ def _publish_metadata(result) -> dict[str, object]:
 def publish_league_season(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_league_season")
     store, results, failures = warehouse.store, {}, {}
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         for key in partition_keys(context):
             league, season = key.split("|", 1)
             try:
@@ -130,9 +128,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     registry = store.query(f"SELECT {', '.join(v.REGISTRY_COLUMNS)} FROM model_registry ORDER BY event_id")
     runs = store.query(f"SELECT {', '.join(v.TRAINING_RUN_COLUMNS)} FROM training_runs ORDER BY recorded_at, run_id, league")
     teams = store.query(f"SELECT {', '.join(dict.fromkeys([*TEAM_COLUMNS, *ALIAS_COLUMNS]))} FROM teams ORDER BY league, team, alias")
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         leagues = publish_leagues(connection, role=postgres.writer_role)
         published_teams = publish_teams(connection, teams, role=postgres.writer_role)
         models, training = publish_models(connection, v.registry_state(registry), runs, role=postgres.writer_role)
@@ -160,9 +156,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
 def publish_jackpots(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_jackpots")
     store, results, failures = warehouse.store, {}, {}
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         for key in partition_keys(context):
             jackpot, predictions = store.read("jackpots", key), store.read("jackpot_predictions", key)
             if jackpot is None or predictions is None or jackpot.empty:

@@ -52,6 +52,13 @@ class PostgresResource(ConfigurableResource):
         with connect(self.dsn) as connection:
             yield connection
 
+    @contextmanager
+    def prepared(self) -> Iterator[tuple[psycopg.Connection, str]]:
+        """A connection to the prepared database (:meth:`prepare`) and the database's :meth:`target`."""
+        with self.connect() as connection:
+            self.prepare(connection)
+            yield connection, self.target(connection)
+
     def target(self, connection: psycopg.Connection) -> str:
         """Which database this is: server, name and the database's oid (a re-created database gets a new one)."""
         info = connection.info
