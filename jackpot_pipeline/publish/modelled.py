@@ -15,7 +15,6 @@ from psycopg import sql
 from jackpot_pipeline.model.form import LEAGUE_BASELINE_COLUMNS, TEAM_FORM_COLUMNS
 from jackpot_pipeline.publish import SCHEMA, PublishError
 from jackpot_pipeline.publish.engine import (
-    EVERYTHING,
     PublishResult,
     add_leagues,
     add_teams,

@@ -3,7 +3,7 @@ registry, and each finalised jackpot, one transaction per table and partition (s
 :mod:`jackpot_pipeline.publish.engine`). A partition is republished when the warehouse versions it was
 published from change, or when the target database is another one (a new database is filled)."""
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, multi_asset
 
 from jackpot_pipeline.defs.batch import (
     Materialized,
@@ -42,7 +42,6 @@ from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
 from jackpot_pipeline.steps.progress import partitions_finished
 
 GROUP = "publish"
-ALL = AllPartitionMapping()
 # published asset -> (warehouse table it copies, publishing function), in the order foreign keys need
 LEAGUE_SEASON_TABLES = {
     "published_matches": ("canonical_matches", publish_matches),
