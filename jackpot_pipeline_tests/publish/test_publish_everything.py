@@ -8,7 +8,6 @@ import pytest
 from jackpot_pipeline.defs.orchestration import pipeline_stages, plan_runs
 from jackpot_pipeline.defs.publish import PostgresResource
 from jackpot_pipeline.defs.state import scan_cards, scan_sources
-from jackpot_pipeline.publish.freshness import FRESHNESS, stale_signatures
 from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_ID, SEASONS
 from jackpot_pipeline_tests.publish.expected import (
     HAS_PROBABILITIES,
@@ -18,6 +17,7 @@ from jackpot_pipeline_tests.publish.expected import (
     publish_run,
     published_counts,
 )
+from jackpot_pipeline_tests.publish.freshness import FRESHNESS, stale_signatures
 
 pytestmark = pytest.mark.postgres
 

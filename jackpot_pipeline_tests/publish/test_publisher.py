@@ -11,7 +11,6 @@ from psycopg import errors
 
 from jackpot_pipeline.publish import PublishError
 from jackpot_pipeline.publish.engine import publish_partition
-from jackpot_pipeline.publish.freshness import stale_partitions
 from jackpot_pipeline.publish.ingested import (
     TEAM_REFERENCES,
     orphaned_partitions,
@@ -24,6 +23,7 @@ from jackpot_pipeline.sources.football_data import canonicalise, parse_source, p
 from jackpot_pipeline.sources.leagues import is_extra_league
 from jackpot_pipeline.sources.teams import build_team_registry
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
+from jackpot_pipeline_tests.publish.freshness import stale_partitions
 
 pytestmark = pytest.mark.postgres
 

@@ -1,5 +1,6 @@
-"""Whether PostgreSQL holds what the local warehouse holds: the ingested partitions by their data
-version, the modelled tables and jackpots by signatures compared partition by partition."""
+"""The tests' oracle of whether PostgreSQL holds what the local warehouse holds: the ingested partitions
+by their data version, the modelled tables and jackpots by signatures compared partition by partition
+(the pipeline itself plans publishing by input fingerprints, see ``jackpot_pipeline.planning``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import psycopg
 from psycopg import sql
 
 from jackpot_pipeline.publish import SCHEMA
-from jackpot_pipeline.publish.modelled import PROBABILITY_COLUMNS
 from jackpot_pipeline.publish.values import is_missing
+from jackpot_pipeline_tests.publish.expected import HAS_PROBABILITIES
 
 
 def published_data_versions(connection: psycopg.Connection) -> dict[tuple[str, str], str]:
@@ -50,7 +51,6 @@ class Freshness:
     postgres: str
 
 
-_HAS_PROBABILITIES = " AND ".join(f"coalesce(NOT isnan({c}), false)" for c in PROBABILITY_COLUMNS)
 FRESHNESS: dict[str, Freshness] = {
     "team_strength_snapshots": Freshness(
         "team_strength_snapshots", 2,
@@ -60,7 +60,7 @@ FRESHNESS: dict[str, Freshness] = {
     "match_predictions": Freshness(
         "match_predictions", 2,
         "SELECT league, season, set_id, model_version, calibration_version, count(*) FROM {schema}.match_predictions "
-        f"WHERE {_HAS_PROBABILITIES} GROUP BY ALL",
+        f"WHERE {HAS_PROBABILITIES} GROUP BY ALL",
         "SELECT m.league, m.season, p.set_id, p.model_version, p.calibration_version, count(*) FROM jackpot.match_predictions p "
         "JOIN jackpot.matches m USING (match_id) WHERE p.jackpot_id IS NULL GROUP BY 1, 2, 3, 4, 5",
     ),
