@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
-from jackpot_pipeline.publish.postgres import prepare_database
+from jackpot_pipeline.publish.database import prepare_database
 from jackpot_pipeline.publish.roles import Roles
 from jackpot_pipeline_tests.defs.conftest import workspace  # noqa: F401 - the shared fixture
 from jackpot_pipeline_tests.defs.modeled import ModeledWorkspace, modeled_workspace
