@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from jackpot_pipeline.jackpots.exports import export_paths
-from jackpot_pipeline.model.validation import HEADLINE_LEAGUES, HEADLINE_SEASONS
+from jackpot_pipeline.model.evaluation import HEADLINE_LEAGUES, HEADLINE_SEASONS, SET_ORDER
 from jackpot_pipeline.steps.validation import FreshnessSettings
 from jackpot_pipeline.warehouse.store import Warehouse
 
@@ -37,7 +37,6 @@ SET_DESCRIPTIONS = {
     "market_pre": "pre-closing market",
     "market_close": "closing market",
 }
-SET_ORDER = tuple(SET_DESCRIPTIONS)
 # The sets a card may be played from: E is for display only, F has G's probabilities.
 PLAYABLE_SETS = ("A", "B", "C", "D", "G")
 FALLBACK_SET = "B"

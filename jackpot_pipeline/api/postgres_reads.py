@@ -85,7 +85,7 @@ class PostgresReads:
         filtered = owner_filter and principal.role == "analyst"
         query = sql.SQL(
             "SELECT p.jackpot_id, p.position, p.set_id::text AS set_id, p.prob_home, p.prob_draw, p.prob_away, "
-            "p.model_version, p.calibration_version, p.flags FROM jackpot.predictions p "
+            "p.model_version, p.calibration_version, p.flags FROM jackpot.match_predictions p "
             "WHERE p.jackpot_id = %s {} ORDER BY p.position, p.set_id"
         ).format(sql.SQL("AND EXISTS (SELECT 1 FROM jackpot.jackpots j WHERE j.jackpot_id = p.jackpot_id AND j.owner = %s)")
                  if filtered else sql.SQL(""))

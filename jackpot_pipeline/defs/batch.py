@@ -16,18 +16,22 @@ refused up front with a message rather than half-skipped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    AssetSpec,
     BackfillPolicy,
     DataVersion,
     Failure,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
+    multi_asset,
 )
 
 from jackpot_pipeline.defs.sqlite_storage import events_stored_together
@@ -46,6 +50,21 @@ def backfill_policy(stage_index: int) -> BackfillPolicy:
     into one run (see the module docstring), so each stage's run size is one more than the previous one's."""
     size = int(os.environ.get(PARTITIONS_PER_RUN_VARIABLE) or 500)
     return BackfillPolicy.multi_run(max_partitions_per_run=size + stage_index)
+
+
+def partitioned_multi_asset(
+    *,
+    name: str,
+    specs: Sequence[AssetSpec],
+    partitions_def: PartitionsDefinition,
+    stage_index: int,
+    check_specs: Sequence[AssetCheckSpec] | None = None,
+):
+    """``multi_asset`` of a partitioned stage: the stage's :func:`backfill_policy`, and never subset (a
+    step writes all its assets of a partition together). The step itself starts with
+    :func:`refuse_chained_batches`."""
+    return multi_asset(name=name, specs=specs, check_specs=check_specs, partitions_def=partitions_def,
+                       backfill_policy=backfill_policy(stage_index), can_subset=False)
 
 
 @dataclass

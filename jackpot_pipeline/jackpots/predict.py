@@ -64,7 +64,7 @@ __all__ = [
     "DEVIG_METHOD",
     "GLOBAL_PRIOR",
     "MODES",
-    "PREDICTION_COLUMNS",
+    "CARD_PREDICTION_COLUMNS",
     "STALE_SNAPSHOT_DAYS",
     "CardPrediction",
     "FixturePrediction",
@@ -91,7 +91,7 @@ MODE_LEAGUE_PRIOR: Final = "league_prior"
 MODES: Final = (MODE_MODEL, MODE_MARKET_ONLY, MODE_LEAGUE_PRIOR)
 _OUTCOMES: Final = ("home", "draw", "away")
 
-PREDICTION_COLUMNS: Final = [
+CARD_PREDICTION_COLUMNS: Final = [
     "jackpot_id", "position", "set_id", "home_team_card", "away_team_card", "home_team", "away_team",
     "league", "season", "kickoff", "kickoff_text", "mode", "prob_home", "prob_draw", "prob_away", "pick",
     "entropy_bits", "confidence", "lambda_home", "lambda_away", "snapshot_league", "snapshot_season",
@@ -243,7 +243,7 @@ class CardPrediction:
         return np.vstack([f.sets[set_id].probs for f in self.fixtures])
 
     def rows(self) -> pd.DataFrame:
-        """One row per fixture and set, in :data:`PREDICTION_COLUMNS` (without run id and time)."""
+        """One row per fixture and set, in :data:`CARD_PREDICTION_COLUMNS` (without run id and time)."""
         records = []
         for prediction in self.fixtures:
             fixture = prediction.resolved.fixture
@@ -292,7 +292,7 @@ class CardPrediction:
                     **{f"edge_{o}": _number(edge[k]) for k, o in enumerate(_OUTCOMES)},
                     **{f"kelly_{o}": _number(kelly[k]) for k, o in enumerate(_OUTCOMES)},
                 })
-        frame = pd.DataFrame.from_records(records, columns=PREDICTION_COLUMNS)
+        frame = pd.DataFrame.from_records(records, columns=CARD_PREDICTION_COLUMNS)
         for column in ("lambda_home", "lambda_away"):
             frame[column] = frame[column].astype("float64")
         return frame
@@ -303,8 +303,8 @@ class CardPrediction:
 
 
 def rows_sha256(rows: pd.DataFrame) -> str:
-    """sha256 of prediction rows (columns of :data:`PREDICTION_COLUMNS`, any order of rows)."""
-    ordered = rows[PREDICTION_COLUMNS].sort_values(["position", "set_id"], kind="stable")
+    """sha256 of prediction rows (columns of :data:`CARD_PREDICTION_COLUMNS`, any order of rows)."""
+    ordered = rows[CARD_PREDICTION_COLUMNS].sort_values(["position", "set_id"], kind="stable")
     digest = hashlib.sha256()
     for record in ordered.itertuples(index=False):
         values = [_canonical_value(value) for value in record]

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from jackpot_pipeline.model.metrics import AWAY, DRAW, HOME
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
 
 __all__ = [
     "OUTCOME_SYMBOLS",
@@ -66,9 +67,7 @@ Selection = tuple[int, ...]
 
 def check_probabilities(probs: ArrayLike) -> NDArray[np.float64]:
     """(n, 3) finite probabilities in [0, 1] whose rows sum to 1 (within 1e-6), as float64."""
-    array = np.asarray(probs, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"probabilities must have shape (n, 3); got {array.shape}")
+    array = as_outcome_array(probs)
     if not np.isfinite(array).all():
         row = int(np.argmax(~np.isfinite(array).all(axis=1)))
         raise ValueError(f"probabilities of fixture {row + 1} are not finite: {array[row].tolist()}")

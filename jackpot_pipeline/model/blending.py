@@ -27,6 +27,7 @@ from scipy.optimize import minimize
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
 from jackpot_pipeline.model.softmax import row_logsumexp
 
 __all__ = [
@@ -42,15 +43,6 @@ MAX_MARKET_WEIGHT: Final = 0.7
 
 _LOG_FLOOR: Final = 1e-15
 """Probabilities are floored here before taking logs so that 0 * log(0) cannot appear."""
-
-
-def _as_probs(values: ArrayLike, name: str) -> NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim == 1 and array.shape[0] == 3:
-        array = array[np.newaxis, :]
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (n, 3) ordered (home, draw, away); got {array.shape}")
-    return array
 
 
 def _check_weight(value: float, name: str) -> float:
@@ -113,8 +105,8 @@ def linear_pool(
     cap, w is raised to 1 - cap and the result reports ``clipped=True``. Rows with NaN
     market probabilities give NaN rows.
     """
-    model = _as_probs(model_probs, "model_probs")
-    market = _as_probs(market_probs, "market_probs")
+    model = as_outcome_array(model_probs, "model_probs", single_row=True)
+    market = as_outcome_array(market_probs, "market_probs", single_row=True)
     if model.shape != market.shape:
         raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
     requested = _check_weight(model_weight, "model_weight")
@@ -132,8 +124,8 @@ def log_linear_pool(
     Computed in log space with a log-sum-exp normaliser; probabilities are floored at
     1e-15 before the log.
     """
-    model = _as_probs(model_probs, "model_probs")
-    market = _as_probs(market_probs, "market_probs")
+    model = as_outcome_array(model_probs, "model_probs", single_row=True)
+    market = as_outcome_array(market_probs, "market_probs", single_row=True)
     if model.shape != market.shape:
         raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
     if model_exponent < 0 or market_exponent < 0:
@@ -197,8 +189,8 @@ class StackedPool:
         """Fit on earlier matches. With ``free=True`` the exponents may take any sign and two outcome biases
         (draw, away; home is 0) are fitted too: p ∝ exp(a·ln model + b·ln market + bias), with no cap on the
         market's share (the pool may sharpen the market and lean against the model)."""
-        model = _as_probs(model_probs, "model_probs")
-        market = _as_probs(market_probs, "market_probs")
+        model = as_outcome_array(model_probs, "model_probs", single_row=True)
+        market = as_outcome_array(market_probs, "market_probs", single_row=True)
         observed = np.asarray(outcomes, dtype=np.int64)
         if model.shape != market.shape or observed.shape != (model.shape[0],):
             raise ValueError(
@@ -290,8 +282,8 @@ class StackedPool:
     def predict(self, model_probs: ArrayLike, market_probs: ArrayLike) -> NDArray[np.float64]:
         """Pooled probabilities; rows without market probabilities return the model row as is."""
         self._check_fitted()
-        model = _as_probs(model_probs, "model_probs")
-        market = _as_probs(market_probs, "market_probs")
+        model = as_outcome_array(model_probs, "model_probs", single_row=True)
+        market = as_outcome_array(market_probs, "market_probs", single_row=True)
         if model.shape != market.shape:
             raise ValueError(f"model and market shapes differ: {model.shape} vs {market.shape}")
         has_market = np.isfinite(market).all(axis=1)

@@ -43,6 +43,7 @@ from sklearn.isotonic import IsotonicRegression
 from threadpoolctl import threadpool_limits
 
 from jackpot_pipeline.model.metrics import log_loss_per_match, one_hot, paired_comparison
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
 from jackpot_pipeline.model.softmax import row_logsumexp
 
 __all__ = [
@@ -78,9 +79,7 @@ def finalise_probabilities(probs: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _as_probs(values: ArrayLike) -> NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"probabilities must have shape (n, 3) ordered (home, draw, away); got {array.shape}")
+    array = as_outcome_array(values)
     if not np.isfinite(array).all():
         row = int(np.argmax(~np.isfinite(array).all(axis=1)))
         raise ValueError(f"probabilities must be finite; row {row} is {array[row].tolist()}")

@@ -25,6 +25,8 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
+
 __all__ = [
     "HOME",
     "DRAW",
@@ -72,9 +74,7 @@ def encode_outcomes(results: Sequence[str] | ArrayLike) -> NDArray[np.int64]:
 
 
 def _check_forecast(probs: ArrayLike, outcomes: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    forecast = np.asarray(probs, dtype=np.float64)
-    if forecast.ndim != 2 or forecast.shape[1] != 3:
-        raise ValueError(f"probabilities must have shape (n, 3); got {forecast.shape}")
+    forecast = as_outcome_array(probs)
     observed = np.asarray(outcomes)
     if observed.ndim != 1 or observed.shape[0] != forecast.shape[0]:
         raise ValueError(

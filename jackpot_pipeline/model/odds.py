@@ -27,6 +27,8 @@ from typing import Final, Literal, get_args
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
+
 __all__ = [
     "MIN_DECIMAL_ODDS",
     "DevigMethod",
@@ -81,19 +83,6 @@ class ImpliedProbabilities:
     margin: NDArray[np.float64]
     parameter: NDArray[np.float64]
 
-    @property
-    def parameter_name(self) -> str | None:
-        return {"power": "exponent_k", "shin": "insider_share_z"}.get(self.method)
-
-
-def _as_odds_array(odds: ArrayLike) -> NDArray[np.float64]:
-    array = np.asarray(odds, dtype=np.float64)
-    if array.ndim == 1 and array.shape[0] == 3:
-        array = array[np.newaxis, :]
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"odds must have shape (n, 3) ordered (home, draw, away); got {array.shape}")
-    return array
-
 
 def _first_invalid_row(odds: NDArray[np.float64]) -> tuple[int, str] | None:
     """The first row that cannot be de-vigged and why, or None when all rows are valid."""
@@ -131,7 +120,7 @@ def validate_odds(odds: ArrayLike) -> NDArray[np.float64]:
     or an overround below 1 (by more than 1e-9, so fair odds 1/p survive rounding).
     The error names the first offending row index and values.
     """
-    array = _as_odds_array(odds)
+    array = as_outcome_array(odds, "odds", single_row=True)
     problem = _first_invalid_row(array)
     if problem is not None:
         row, reason = problem
@@ -267,7 +256,7 @@ def available_odds(odds: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.boo
     rows are validated like :func:`validate_odds`; an :class:`InvalidOdds` error names the
     row index in the full input. Returns the float array and the ``available`` mask.
     """
-    array = _as_odds_array(odds)
+    array = as_outcome_array(odds, "odds", single_row=True)
     available = ~np.isnan(array).any(axis=1)
     rows = np.flatnonzero(available)
     problem = _first_invalid_row(array[rows])
@@ -298,7 +287,7 @@ def devig_available(
         raise ValueError(f"invalid must be 'raise' or 'missing'; got {invalid!r}")
     if method not in _METHODS:
         raise ValueError(f"unknown de-vig method {method!r}; choose one of {DEVIG_METHODS}")
-    array = _as_odds_array(odds)
+    array = as_outcome_array(odds, "odds", single_row=True)
     available = ~np.isnan(array).any(axis=1)
     if invalid == "missing":
         available &= ~_invalid_rows_mask(array)

@@ -45,6 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from jackpot_pipeline.model.blending import MAX_MARKET_WEIGHT, StackedPool, linear_pool
 from jackpot_pipeline.model.calibration import Calibrator, IdentityCalibrator
 from jackpot_pipeline.model.odds import available_odds
+from jackpot_pipeline.model.outcome_arrays import as_outcome_array
 
 __all__ = [
     "SET_NAMES",
@@ -158,9 +159,7 @@ class ProbabilitySet:
 
 
 def _as_model_probs(values: ArrayLike, tolerance: float) -> NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise ValueError(f"model_probs must have shape (n, 3) ordered (home, draw, away); got {array.shape}")
+    array = as_outcome_array(values, "model_probs")
     bad = ~np.isfinite(array).all(axis=1) | (array < 0).any(axis=1) | (np.abs(array.sum(axis=1) - 1.0) > tolerance)
     if bad.any():
         row = int(np.argmax(bad))

@@ -29,7 +29,6 @@ from jackpot_pipeline.model.probability_sets import ProbabilitySetConfig, build_
 
 SET_IDS = ("A", "B", "C", "D", "E", "F", "G")
 BASELINE_SET_ID = "A0"
-MARKET_SET_IDS = ("market_pre", "market_close")
 OUTCOMES = ("home", "draw", "away")
 FLAG_NO_HISTORY = "no_calibration_history"
 

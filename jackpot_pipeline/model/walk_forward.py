@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, _as_team_array, fit_dixon_coles
+from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit, fit_dixon_coles
+from jackpot_pipeline.model.dixon_coles_inputs import as_team_array
 from jackpot_pipeline.model.odds import devig_available
 
 # Bump when walk-forward results would change for the same inputs and settings.
@@ -34,7 +35,7 @@ SNAPSHOT_COLUMNS = [
     "shrinkage", "is_promoted", "matches_used", "effective_weight", "log_likelihood", "converged", "iterations",
     "model_version",
 ]
-PREDICTION_COLUMNS = [
+UNCALIBRATED_PREDICTION_COLUMNS = [
     "match_id", "league", "season", "match_date", "home_team", "away_team", "status", "result",
     "season_match_index", "snapshot_as_of", "model_version",
     "lambda_home", "lambda_away", "model_home", "model_draw", "model_away",
@@ -128,7 +129,7 @@ DEFAULT_WALK_FORWARD = WalkForwardConfig(
 @dataclass(frozen=True)
 class WalkForwardResult:
     snapshots: pd.DataFrame  # SNAPSHOT_COLUMNS, one row per team and block
-    predictions: pd.DataFrame  # PREDICTION_COLUMNS, one row per match of the season after the warm-up
+    predictions: pd.DataFrame  # UNCALIBRATED_PREDICTION_COLUMNS, one row per match of the season after the warm-up
     warm_up_matches: int  # matches of the season left unpredicted for lack of training data
     training_seasons: list[str]
     fits: int
@@ -267,7 +268,7 @@ def with_baseline(predictions: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataF
     columns = {f"model_{o}": f"baseline_{o}" for o in ("home", "draw", "away")}
     extra = baseline[["match_id", *columns]].rename(columns=columns)
     merged = predictions.drop(columns=list(columns.values()), errors="ignore").merge(extra, on="match_id", how="left")
-    return merged.reindex(columns=PREDICTION_COLUMNS)
+    return merged.reindex(columns=UNCALIBRATED_PREDICTION_COLUMNS)
 
 
 def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig = WalkForwardConfig(),
@@ -352,7 +353,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         if blocks and not predictions_only else pd.DataFrame(columns=SNAPSHOT_COLUMNS)
     )
     predictions = (
-        _prediction_frame(blocks, targets, target_home, target_away) if blocks else pd.DataFrame(columns=PREDICTION_COLUMNS)
+        _prediction_frame(blocks, targets, target_home, target_away) if blocks else pd.DataFrame(columns=UNCALIBRATED_PREDICTION_COLUMNS)
     )
     if len(predictions):
         pre, pre_margin = _market(predictions, "")
@@ -364,7 +365,7 @@ def walk_forward(matches: pd.DataFrame, season: str, config: WalkForwardConfig =
         predictions["market_close_margin"] = close_margin
     return WalkForwardResult(
         snapshots=snapshots[SNAPSHOT_COLUMNS],
-        predictions=predictions.reindex(columns=PREDICTION_COLUMNS),
+        predictions=predictions.reindex(columns=UNCALIBRATED_PREDICTION_COLUMNS),
         warm_up_matches=warm_up,
         training_seasons=read,
         fits=len(blocks),
@@ -377,10 +378,10 @@ def _teams(frame: pd.DataFrame) -> set[str]:
 
 def _team_names(column: pd.Series) -> np.ndarray:
     """Team names as a NumPy string array, which the fit and the predictions take without re-checking every
-    name each block; the column as it is when a name is not a valid string, so that the error is raised
-    where (and whether) it was before: by the fit or prediction that uses it."""
+    name each block; the column as it is when a name is not a valid string, so that the fit or prediction
+    that uses it raises the error (or not)."""
     try:
-        return _as_team_array(column, column.name)
+        return as_team_array(column, column.name)
     except ValueError:
         return column.to_numpy()
 

@@ -24,8 +24,8 @@ from jackpot_pipeline.publish import SCHEMA
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_TABLE = "schema_migrations"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-# pg_advisory_lock key: any constant unique to this purpose ("jackpot migrate")
-_LOCK_KEY = 0x6A61636B706F74
+# pg_advisory_lock key ("jackpot"): migrate() and prepare_database() are serialised with it
+LOCK_KEY = 0x6A61636B706F74
 
 
 class MigrationError(RuntimeError):
@@ -81,7 +81,7 @@ def migrate(
         raise MigrationError("migrate() needs an autocommit connection outside any transaction")
     migrations = list(discover_migrations() if migrations is None else migrations)
     table = sql.Identifier(SCHEMA, MIGRATION_TABLE)
-    connection.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+    connection.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
     try:
         with connection.transaction():
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
@@ -116,7 +116,7 @@ def migrate(
     finally:
         if not connection.broken:
             # the lock is the session's: released here, or by the server when a broken session ends
-            connection.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+            connection.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 def _verify(recorded: dict[int, tuple[str, str]], migrations: Sequence[Migration]) -> None:

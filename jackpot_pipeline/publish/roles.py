@@ -1,19 +1,19 @@
 """Group roles of the ``jackpot`` schema, their privileges and row-level-security policies.
 
 * ``jackpot_writer``: the pipeline. Reads and writes every table (no TRUNCATE, which would skip the
-  immutability triggers), reads ``schema_migrations``. The publisher switches to it with
+  immutability triggers), reads ``schema_migrations`` and the views. The publisher switches to it with
   ``SET LOCAL ROLE`` inside each transaction, so what the pipeline writes is checked against exactly
   these privileges even when it connects as the schema owner.
 * ``jackpot_auditor``: reads everything, writes nothing, sees every jackpot.
 * ``jackpot_analyst``: reads the published data; of ``jackpots``, ``jackpot_fixtures`` and jackpot
-  ``predictions`` only the rows of jackpots it owns. Analysts log in as their own roles, members of
+  ``match_predictions`` only the rows of jackpots it owns. Analysts log in as their own roles, members of
   ``jackpot_analyst``; the owner is the login role, compared with ``current_user``. Not a session
   setting: an analyst can ``SET`` any setting to another analyst's name, but cannot become another
   role without being granted it.
 
 Role names are cluster-wide, so they are configurable (:meth:`Roles.with_prefix`) for parallel tests
-and for several deployments sharing one server. Group roles are NOLOGIN; logins are granted
-membership (:func:`grant_membership`). Everything here is idempotent and re-run after every migrate,
+and for several deployments sharing one server. Group roles are NOLOGIN; logins are made
+members of them. Everything here is idempotent and re-run after every migrate,
 so tables added by later migrations get their grants. Policies name roles, which is why they live
 here and not in the versioned migrations (those only ENABLE row-level security: without policies a
 non-owner sees no row, the safe default).
@@ -36,13 +36,15 @@ _JACKPOT_OWNED = {
         "EXISTS (SELECT 1 FROM jackpot.jackpots j WHERE j.jackpot_id = jackpot_fixtures.jackpot_id "
         "AND j.owner = current_user)"
     ),
-    "predictions": (
-        "jackpot_id IS NULL OR EXISTS (SELECT 1 FROM jackpot.jackpots j WHERE j.jackpot_id = predictions.jackpot_id "
+    "match_predictions": (
+        "jackpot_id IS NULL OR EXISTS (SELECT 1 FROM jackpot.jackpots j WHERE j.jackpot_id = match_predictions.jackpot_id "
         "AND j.owner = current_user)"
     ),
 }
-# views are read through: current_matches (0005) shows the matches that are not withdrawn
-_READ_ONLY_FOR_WRITER = {"schema_migrations", "current_matches"}
+# views are read through: current_matches shows the matches that are not withdrawn; calibration_data,
+# validation_results and predictions are the earlier names of calibration_curves, validation_reports and
+# match_predictions, kept for readers
+_READ_ONLY_FOR_WRITER = {"schema_migrations", "current_matches", "calibration_data", "validation_results", "predictions"}
 _HIDDEN_FROM_ANALYST = {"schema_migrations"}
 
 
@@ -103,7 +105,7 @@ def _grant(connection: psycopg.Connection, roles: Roles) -> None:
     schema = sql.Identifier(SCHEMA)
     writer, auditor, analyst = (sql.Identifier(r) for r in roles.all())
     everyone = sql.SQL(", ").join([writer, auditor, analyst])
-    # start from nothing so privileges granted by an earlier version of this code cannot linger
+    # start from nothing so only the privileges granted below remain
     connection.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(schema, everyone))
     connection.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(schema, everyone))
     connection.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(schema, everyone))
@@ -137,7 +139,3 @@ def _policies(connection: psycopg.Connection, roles: Roles) -> None:
                 statement = sql.Composed([statement, sql.SQL(" WITH CHECK ({})").format(sql.SQL(check))])
             connection.execute(statement)
 
-
-def grant_membership(connection: psycopg.Connection, login: str, group: str) -> None:
-    """Make ``login`` a member of a group role (e.g. an analyst's login of ``jackpot_analyst``)."""
-    connection.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jackpot_pipeline.sources.fetch import sha256_bytes
 from jackpot_pipeline.sources.football_data import PARSER_VERSION, ParsedSource, SourceRow, parse_source, partition_rows
 from jackpot_pipeline.sources.leagues import ALL_LEAGUES, is_extra_league, is_split_season_key, season_selected
 
@@ -68,7 +69,7 @@ def partitions_of_file(raw_dir: Path, relpath: str) -> list[PartitionSource]:
     league, season = located
     data = (raw_dir / relpath).read_bytes()
     if season is not None:
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = sha256_bytes(data)
         return [PartitionSource(league, season, relpath, sha256, sha256)]
     parsed = parse_source(data, relpath)
     return [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from jackpot_pipeline.sources import quality
 from jackpot_pipeline.sources.catalog import PartitionSource, slice_fingerprint
+from jackpot_pipeline.sources.fetch import sha256_bytes
 from jackpot_pipeline.sources.football_data import (
     PARSER_VERSION,
     ParsedSource,
@@ -246,7 +246,7 @@ def ingest_into(root: str, raw_dir: str, partition: str, *, run_id: str, now: dt
     source = None
     if path.is_file():
         data = path.read_bytes()
-        source = SourceBytes(relpath, data, snapshot_date(Path(raw_dir), relpath, hashlib.sha256(data).hexdigest()))
+        source = SourceBytes(relpath, data, snapshot_date(Path(raw_dir), relpath, sha256_bytes(data)))
     ingested = ingest_partition(league, season, source, previous_canonical=store.read("canonical_matches", partition),
                                 previous_log=store.read("ingestion_log", partition),
                                 previous_withdrawn=store.read("withdrawn_matches", partition), run_id=run_id, now=now)

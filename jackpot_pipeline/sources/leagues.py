@@ -96,10 +96,6 @@ def plays_calendar_seasons(league: str) -> bool:
     return league in EXTRA_LEAGUES and league not in SPLIT_SEASON_EXTRA_LEAGUES
 
 
-def league_name(league: str) -> str:
-    return ALL_LEAGUES[league]
-
-
 def is_split_season_key(season: str) -> bool:
     match = _SPLIT_SEASON.match(season)
     return bool(match) and (int(match.group(1)) + 1) % 100 == int(match.group(2))
@@ -187,6 +183,20 @@ def season_years(league: str, season: str) -> tuple[int, int]:
         return int(season), int(season)
     start = split_season_start_year(season)
     return start, start + 1
+
+
+def season_order(league: str, season: object) -> tuple[int, str]:
+    """Chronological sort key of a season key: ``1213`` -> 2012, ``9394`` -> 1993, ``2015`` -> 2015.
+
+    ``2021`` is split season 2020/21 for the main divisions and the split-season extra leagues, and
+    calendar year 2021 for the calendar-year extra leagues. A key that is not a season of ``league``
+    sorts first.
+    """
+    text = str(season).strip()
+    try:
+        return season_years(league.strip(), text)[0], text
+    except SeasonError:
+        return -1, text
 
 
 def current_split_season(today: dt.date) -> str:

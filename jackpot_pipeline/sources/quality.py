@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.sources.football_data import MIN_ODDS, OVERROUND_BAND, result_from_goals
+from jackpot_pipeline.sources.football_data import MIN_ODDS, OVERROUND_BAND
+from jackpot_pipeline.sources.football_data.cells import result_from_goals
 from jackpot_pipeline.sources.leagues import season_window
 
 _EXAMPLES = 5

@@ -21,7 +21,7 @@ from jackpot_pipeline.model.season_calibration import (
 from jackpot_pipeline.model.walk_forward import (
     BASELINE_WALK_FORWARD,
     DEFAULT_WALK_FORWARD,
-    PREDICTION_COLUMNS,
+    UNCALIBRATED_PREDICTION_COLUMNS,
     SNAPSHOT_COLUMNS,
     WalkForwardConfig,
     walk_forward,
@@ -68,7 +68,7 @@ def walk_forward_step(matches: pd.DataFrame, league: str, season: str,
     if matches.empty or season not in set(matches["season"]):
         note = {"note": f"no canonical matches for {league}|{season}"}
         return StepOutput({"team_strength_snapshots": pd.DataFrame(columns=SNAPSHOT_COLUMNS),
-                           "uncalibrated_predictions": pd.DataFrame(columns=PREDICTION_COLUMNS)},
+                           "uncalibrated_predictions": pd.DataFrame(columns=UNCALIBRATED_PREDICTION_COLUMNS)},
                           {"team_strength_snapshots": note, "uncalibrated_predictions": note})
     result = walk_forward(matches, season, config, lower_division)
     snapshots, predictions = result.snapshots, result.predictions

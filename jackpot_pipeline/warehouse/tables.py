@@ -50,6 +50,17 @@ def _parse(text: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
     return tuple(columns), frozenset(required)
 
 
+# the scores of one probability set, per league-season (validation_reports) and per scope (validation_summary)
+_SCORE_COLUMNS = """
+    set_id VARCHAR, n BIGINT, n_missing BIGINT, rps DOUBLE, rps_se DOUBLE, brier DOUBLE, log_loss DOUBLE,
+    log_loss_se DOUBLE, ece DOUBLE, ece_noise DOUBLE, accuracy DOUBLE, n_paired_market_pre BIGINT,
+    rps_diff_market_pre DOUBLE, rps_diff_market_pre_se DOUBLE, log_loss_diff_market_pre DOUBLE,
+    log_loss_diff_market_pre_se DOUBLE, n_paired_market_close BIGINT, rps_diff_market_close DOUBLE,
+    rps_diff_market_close_se DOUBLE, log_loss_diff_market_close DOUBLE, log_loss_diff_market_close_se DOUBLE,
+    health VARCHAR, health_reasons VARCHAR, first_match_date TIMESTAMP_NS, last_match_date TIMESTAMP_NS,
+    n_scheduled BIGINT, min_season_match_index BIGINT
+"""
+
 _DEFINITIONS: dict[str, tuple[Layout, str]] = {
     "team_strength_snapshots": ("league_season", """
         league VARCHAR NOT NULL, season VARCHAR NOT NULL, as_of_date TIMESTAMP_NS, team VARCHAR, attack DOUBLE,
@@ -92,25 +103,11 @@ _DEFINITIONS: dict[str, tuple[Layout, str]] = {
         kelly_away DOUBLE, snapshot_as_of TIMESTAMP_NS, model_version VARCHAR, calibration_version VARCHAR,
         flags VARCHAR
     """),
-    "validation_reports": ("league_season", """
-        league VARCHAR NOT NULL, season VARCHAR NOT NULL, set_id VARCHAR, n BIGINT, n_missing BIGINT, rps DOUBLE,
-        rps_se DOUBLE, brier DOUBLE, log_loss DOUBLE, log_loss_se DOUBLE, ece DOUBLE, ece_noise DOUBLE,
-        accuracy DOUBLE, n_paired_market_pre BIGINT, rps_diff_market_pre DOUBLE, rps_diff_market_pre_se DOUBLE,
-        log_loss_diff_market_pre DOUBLE, log_loss_diff_market_pre_se DOUBLE, n_paired_market_close BIGINT,
-        rps_diff_market_close DOUBLE, rps_diff_market_close_se DOUBLE, log_loss_diff_market_close DOUBLE,
-        log_loss_diff_market_close_se DOUBLE, health VARCHAR, health_reasons VARCHAR,
-        first_match_date TIMESTAMP_NS, last_match_date TIMESTAMP_NS, n_scheduled BIGINT,
-        min_season_match_index BIGINT, reliability VARCHAR
+    "validation_reports": ("league_season", f"""
+        league VARCHAR NOT NULL, season VARCHAR NOT NULL, {_SCORE_COLUMNS}, reliability VARCHAR
     """),
-    "validation_summary": ("whole", """
-        scope VARCHAR, league VARCHAR, season VARCHAR, set_id VARCHAR, n BIGINT, n_missing BIGINT, rps DOUBLE,
-        rps_se DOUBLE, brier DOUBLE, log_loss DOUBLE, log_loss_se DOUBLE, ece DOUBLE, ece_noise DOUBLE,
-        accuracy DOUBLE, n_paired_market_pre BIGINT, rps_diff_market_pre DOUBLE, rps_diff_market_pre_se DOUBLE,
-        log_loss_diff_market_pre DOUBLE, log_loss_diff_market_pre_se DOUBLE, n_paired_market_close BIGINT,
-        rps_diff_market_close DOUBLE, rps_diff_market_close_se DOUBLE, log_loss_diff_market_close DOUBLE,
-        log_loss_diff_market_close_se DOUBLE, health VARCHAR, health_reasons VARCHAR,
-        first_match_date TIMESTAMP_NS, last_match_date TIMESTAMP_NS, n_scheduled BIGINT,
-        min_season_match_index BIGINT
+    "validation_summary": ("whole", f"""
+        scope VARCHAR, league VARCHAR, season VARCHAR, {_SCORE_COLUMNS}
     """),
     "data_freshness": ("whole", """
         league VARCHAR, last_match_date TIMESTAMP_NS, latest_snapshot_date TIMESTAMP_NS, days_behind BIGINT,

@@ -24,7 +24,7 @@ import uvicorn
 
 from jackpot_pipeline.api.access import AccessStore
 from jackpot_pipeline.api.app import API_PREFIX, create_app
-from jackpot_pipeline_tests.jackpots_defs.modeled import ModeledWorkspace, card_as, modeled_workspace
+from jackpot_pipeline_tests.defs.modeled import ModeledWorkspace, card_as, modeled_workspace
 
 ARTIFACTS = Path(__file__).with_name("artifacts")
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from jackpot_pipeline_tests.api.conftest import ARTIFACTS
-from jackpot_pipeline_tests.jackpots_defs.modeled import card_as
+from jackpot_pipeline_tests.defs.modeled import card_as
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser

@@ -11,8 +11,8 @@ from jackpot_pipeline.api.access import AccessStore, Principal
 from jackpot_pipeline.api.app import API_PREFIX, create_app
 from jackpot_pipeline.api.postgres_reads import PostgresReads
 from jackpot_pipeline.jackpots.finalise import read_finalised
-from jackpot_pipeline.publish.postgres import publish_jackpot
-from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_ID
+from jackpot_pipeline.publish.jackpots import publish_jackpot
+from jackpot_pipeline_tests.defs.modeled import SAMPLE_ID
 from jackpot_pipeline_tests.publish.conftest import database, migrated  # noqa: F401 - the shared fixtures
 
 pytestmark = pytest.mark.postgres
@@ -47,7 +47,7 @@ def test_an_analyst_sees_only_their_rows_even_without_the_application_filter(mig
     # the queries really ran as the analyst's role, and that role can write nothing
     with reads.session(alice) as connection:
         assert connection.execute("SELECT current_user AS who").fetchone()["who"] == alice_role
-        unfiltered = connection.execute("SELECT count(*) AS n FROM jackpot.predictions WHERE jackpot_id IS NOT NULL").fetchone()
+        unfiltered = connection.execute("SELECT count(*) AS n FROM jackpot.match_predictions WHERE jackpot_id IS NOT NULL").fetchone()
         assert unfiltered["n"] == 15 * 7
     with pytest.raises(Exception, match="read-only transaction"), reads.session(alice) as connection:
         connection.execute("DELETE FROM jackpot.jackpots")

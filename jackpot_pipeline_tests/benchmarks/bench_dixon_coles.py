@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jackpot_pipeline.model._data import SeasonResults, load_season_results
+from jackpot_pipeline_tests.model.season_results import SeasonResults, load_season_results
 from jackpot_pipeline.model.dixon_coles import (
     DixonColesConfig,
     DixonColesFit,

@@ -195,13 +195,19 @@ def json_text_damage(draw, text: str, applied: list[str]) -> str:
     return text
 
 
-@st.composite
-def damaged_json_cards(draw) -> tuple[bytes, list[str]]:
+def content_damaged_card(draw) -> tuple[dict[str, Any], list[str]]:
+    """A base card with up to three content damages applied, and the names of those applied."""
     card = draw(base_cards())
     applied = []
     for damage in draw(st.lists(st.sampled_from(CONTENT_DAMAGES), max_size=3)):
         applied.append(damage.__name__)
         damage(draw, card)
+    return card, applied
+
+
+@st.composite
+def damaged_json_cards(draw) -> tuple[bytes, list[str]]:
+    card, applied = content_damaged_card(draw)
     text = json.dumps(card, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1])))
     damaged = json_text_damage(draw, text, applied).encode("utf-8", errors="surrogatepass")
     return damage_bytes(draw, damaged, applied), applied
@@ -216,11 +222,7 @@ def csv_cell(value: Any) -> str:
 
 @st.composite
 def damaged_csv_cards(draw) -> tuple[bytes, list[str]]:
-    card = draw(base_cards())
-    applied = []
-    for damage in draw(st.lists(st.sampled_from(CONTENT_DAMAGES), max_size=3)):
-        applied.append(damage.__name__)
-        damage(draw, card)
+    card, applied = content_damaged_card(draw)
     columns = ["jackpot_id", "name", "operator", "position", "home_team", "away_team", "league", "kickoff",
                "odds_home", "odds_draw", "odds_away"]
     if draw(st.booleans()):

@@ -18,8 +18,6 @@ import pytest
 # penaltyblog is a dev dependency (pyproject [dev]): always installed for the tests, never skipped
 from penaltyblog.models import DixonColesGoalModel
 
-from jackpot_pipeline.model._data import SeasonResults, load_season_results
-from jackpot_pipeline_tests.model.penaltyblog_peer import as_our_fit
 from jackpot_pipeline.model.dixon_coles import (
     DixonColesConfig,
     DixonColesFit,
@@ -27,6 +25,8 @@ from jackpot_pipeline.model.dixon_coles import (
     time_decay_weights,
 )
 from jackpot_pipeline.model.scores import rho_valid_interval
+from jackpot_pipeline_tests.model.penaltyblog_peer import as_our_fit
+from jackpot_pipeline_tests.model.season_results import SeasonResults, load_season_results
 
 PLAIN_MLE = DixonColesConfig(xi=0.0, shrinkage=0.0)
 ACCURATE = dict(use_gradient=False, minimizer_options={"ftol": 1e-10, "maxiter": 2000})

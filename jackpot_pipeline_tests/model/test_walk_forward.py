@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,7 +84,7 @@ def test_set_a_beats_the_peer_on_the_reference_sample(benchmark_predictions):
     n, rps_a, _ = table["A"]
     assert n == 15827  # the same matches as penaltyblog's measurement in STYLE.md
     assert rps_a <= 0.2050  # penaltyblog's best configuration on these matches
-    # pure Dixon-Coles as before; set A (shots on target, faster decay, promoted teams from below, every other
+    # A0 is pure Dixon-Coles; set A (shots on target, faster decay, promoted teams from below, every other
     # team shrunk towards its strengths before the season) beats it on the same matches (README, Modeling)
     assert table["A0"][0] == n and table["A0"][1] == pytest.approx(0.2047, abs=0.0001)
     assert rps_a == pytest.approx(0.20366, abs=0.00002) and rps_a <= 0.2037

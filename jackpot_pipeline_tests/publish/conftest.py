@@ -24,10 +24,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
-from jackpot_pipeline.publish.postgres import prepare_database
+from jackpot_pipeline.publish.database import prepare_database
 from jackpot_pipeline.publish.roles import Roles
 from jackpot_pipeline_tests.defs.conftest import workspace  # noqa: F401 - the shared fixture
-from jackpot_pipeline_tests.jackpots_defs.modeled import ModeledWorkspace, modeled_workspace
+from jackpot_pipeline_tests.defs.modeled import ModeledWorkspace, modeled_workspace
 
 ADMIN_DSN = os.environ.get("JACKPOT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 

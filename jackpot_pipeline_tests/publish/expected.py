@@ -9,7 +9,7 @@ from dagster import AssetKey, DagsterEventType
 
 from jackpot_pipeline.defs.local_runs import QUIET_RUN_CONFIG
 from jackpot_pipeline.defs.orchestration import RANGE_END_TAG, RANGE_START_TAG
-from jackpot_pipeline.publish.postgres import league_catalogue
+from jackpot_pipeline.publish.ingested import league_catalogue
 
 # market rows of matches without odds have no probabilities: they cannot be stored and are counted as skipped
 HAS_PROBABILITIES = " AND ".join(f"coalesce(NOT isnan({c}), false)" for c in ("prob_home", "prob_draw", "prob_away"))
@@ -30,10 +30,10 @@ def expected_counts(workspace, jackpots: Sequence[str] = ()) -> dict[str, int]:
         "teams": count(workspace, "SELECT DISTINCT league, team FROM teams"),
         "team_aliases": count(workspace, "SELECT * FROM teams"),
         "team_strength_snapshots": count(workspace, "SELECT * FROM team_strength_snapshots"),
-        "predictions": count(workspace, f"SELECT * FROM match_predictions WHERE {HAS_PROBABILITIES}")
+        "match_predictions": count(workspace, f"SELECT * FROM match_predictions WHERE {HAS_PROBABILITIES}")
         + count(workspace, f"SELECT * FROM jackpot_predictions WHERE jackpot_id IN ({listed})"),
-        "calibration_data": count(workspace, "SELECT * FROM calibration_curves"),
-        "validation_results": count(workspace, "SELECT * FROM validation_reports"),
+        "calibration_curves": count(workspace, "SELECT * FROM calibration_curves"),
+        "validation_reports": count(workspace, "SELECT * FROM validation_reports"),
         "team_form_features": count(workspace, "SELECT * FROM team_form_features"),
         "league_baselines": count(workspace, "SELECT * FROM league_baselines"),
         "models": count(workspace, "SELECT DISTINCT league, model_version FROM model_registry"),

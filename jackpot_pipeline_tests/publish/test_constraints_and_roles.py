@@ -1,4 +1,4 @@
-"""Acceptance 3 and 4: PostgreSQL itself rejects bad rows and changes to finalised jackpots, the auditor
+"""PostgreSQL itself rejects bad rows and changes to finalised jackpots, the auditor
 writes nothing, and an analyst sees only the jackpots they own. All statements run as the roles
 (``SET ROLE`` / ``SET SESSION AUTHORIZATION``), never as the superuser that owns the tables."""
 
@@ -31,7 +31,7 @@ def seed(connection: psycopg.Connection) -> None:
         "VALUES ('dc-E0-1', 'E0', '{\"xi\": 0.0018}', '2021-08-01', '2024-04-30', 'active')"
     )
     connection.execute(
-        "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
+        "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
         "VALUES (%s, 'A', 0.5, 0.3, 0.2, 'dc-E0-1')", [MATCH]
     )
 
@@ -49,7 +49,7 @@ def create_jackpot(connection: psycopg.Connection, jackpot_id: str, owner: str, 
         [jackpot_id, MATCH],
     )
     connection.execute(
-        "INSERT INTO jackpot.predictions (match_id, jackpot_id, position, set_id, prob_home, prob_draw, prob_away, "
+        "INSERT INTO jackpot.match_predictions (match_id, jackpot_id, position, set_id, prob_home, prob_draw, prob_away, "
         "model_version, flags) VALUES (%s, %s, 1, 'B', 0.48, 0.28, 0.24, 'dc-E0-1', ARRAY['uncalibrated'])",
         [MATCH, jackpot_id],
     )
@@ -75,11 +75,11 @@ def writer(migrated: Database) -> Iterator[psycopg.Connection]:
 def test_an_invalid_probability_row_is_rejected(writer, probabilities):
     with pytest.raises(errors.CheckViolation):
         writer.execute(
-            "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
+            "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
             "VALUES (%s, 'C', %s, %s, %s, 'dc-E0-1')", [MATCH, *probabilities]
         )
     writer.execute(  # control: a valid row, within 1e-6 of summing to one
-        "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
+        "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
         "VALUES (%s, 'C', 0.5, 0.3, %s, 'dc-E0-1')", [MATCH, 0.2 + 5e-7]
     )
 
@@ -102,10 +102,10 @@ def test_a_duplicate_ingestion_log_is_rejected(writer):
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE jackpot.predictions SET prob_home = 0.5, prob_draw = 0.26 WHERE jackpot_id = 'JP-1'",
-        "DELETE FROM jackpot.predictions WHERE jackpot_id = 'JP-1'",
-        "UPDATE jackpot.predictions SET jackpot_id = 'JP-1', position = 1, set_id = 'G' WHERE jackpot_id = 'draft-1'",
-        "INSERT INTO jackpot.predictions (jackpot_id, position, set_id, prob_home, prob_draw, prob_away, model_version) "
+        "UPDATE jackpot.match_predictions SET prob_home = 0.5, prob_draw = 0.26 WHERE jackpot_id = 'JP-1'",
+        "DELETE FROM jackpot.match_predictions WHERE jackpot_id = 'JP-1'",
+        "UPDATE jackpot.match_predictions SET jackpot_id = 'JP-1', position = 1, set_id = 'G' WHERE jackpot_id = 'draft-1'",
+        "INSERT INTO jackpot.match_predictions (jackpot_id, position, set_id, prob_home, prob_draw, prob_away, model_version) "
         "VALUES ('JP-1', 1, 'G', 0.4, 0.3, 0.3, 'dc-E0-1')",
         "UPDATE jackpot.jackpot_fixtures SET odds_home = 2.1 WHERE jackpot_id = 'JP-1'",
         "DELETE FROM jackpot.jackpot_fixtures WHERE jackpot_id = 'JP-1'",
@@ -126,13 +126,13 @@ def test_a_finalised_jackpot_cannot_change(writer, statement):
 
 def test_a_draft_jackpot_can_change_and_nobody_truncates_finalised_ones(migrated, writer):
     create_jackpot(writer, "draft-1", "someone", finalise=False)
-    assert writer.execute("UPDATE jackpot.predictions SET prob_home = 0.5, prob_draw = 0.26 WHERE jackpot_id = 'draft-1'").rowcount == 1
+    assert writer.execute("UPDATE jackpot.match_predictions SET prob_home = 0.5, prob_draw = 0.26 WHERE jackpot_id = 'draft-1'").rowcount == 1
     assert writer.execute("DELETE FROM jackpot.jackpots WHERE jackpot_id = 'draft-1'").rowcount == 1
     create_jackpot(writer, "JP-1", "someone", finalise=True)
     with pytest.raises(errors.InsufficientPrivilege):
-        writer.execute("TRUNCATE jackpot.predictions")
+        writer.execute("TRUNCATE jackpot.match_predictions")
     with migrated.connect() as owner, pytest.raises(errors.IntegrityConstraintViolation, match="finalised"):
-        owner.execute("TRUNCATE jackpot.predictions")
+        owner.execute("TRUNCATE jackpot.match_predictions")
 
 
 @pytest.mark.parametrize(
@@ -149,13 +149,13 @@ def test_a_draft_jackpot_can_change_and_nobody_truncates_finalised_ones(migrated
         "INSERT INTO jackpot.jackpots (jackpot_id, name, operator, card_sha256, status) VALUES ('JP-2', 'n', 'o', "
         "repeat('a', 64), 'finalised')",
         "INSERT INTO jackpot.jackpots (jackpot_id, name, operator, card_sha256) VALUES ('JP-2', 'n', 'o', 'not-a-sha')",
-        "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
+        "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away, model_version) "
         "VALUES ('0123456789abcdef', 'Z', 0.5, 0.3, 0.2, 'dc-E0-1')",
-        "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
+        "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
         "VALUES ('0123456789abcdef', 'B', 0.5, 0.3, 0.2)",
-        "INSERT INTO jackpot.validation_results (league, season, set_id, n, rps, brier, log_loss, health) "
+        "INSERT INTO jackpot.validation_reports (league, season, set_id, n, rps, brier, log_loss, health) "
         "VALUES ('E0', '2324', 'A', 380, 0.2, 0.6, 1.0, 'fine')",
-        "INSERT INTO jackpot.calibration_data (season, league, method, calibration_version) "
+        "INSERT INTO jackpot.calibration_curves (season, league, method, calibration_version) "
         "VALUES ('2324', 'E0', 'platt', 'abc123')",
     ],
     ids=["odds-below-1.01", "result-not-HDA", "result-contradicts-goals", "model-status", "jackpot-id-chars",
@@ -188,7 +188,7 @@ def test_the_auditor_reads_everything_and_writes_nothing(migrated, writer):
     create_jackpot(writer, "draft-1", "bob", finalise=False)
     with migrated.connect() as connection, acting_as(connection, migrated.roles.auditor):
         assert connection.execute("SELECT count(*) FROM jackpot.jackpots").fetchone() == (2,)
-        assert connection.execute("SELECT count(*) FROM jackpot.predictions").fetchone() == (3,)
+        assert connection.execute("SELECT count(*) FROM jackpot.match_predictions").fetchone() == (3,)
         for table in migrated.tables():
             target = sql.Identifier("jackpot", table)
             connection.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(target))
@@ -207,7 +207,7 @@ def test_the_auditor_reads_everything_and_writes_nothing(migrated, writer):
         with pytest.raises(errors.InsufficientPrivilege):
             connection.execute("CREATE TABLE jackpot.auditor_notes (note text)")
         with pytest.raises(errors.InsufficientPrivilege):
-            connection.execute("SELECT nextval(pg_get_serial_sequence('jackpot.predictions', 'prediction_id'))")
+            connection.execute("SELECT nextval(pg_get_serial_sequence('jackpot.match_predictions', 'prediction_id'))")
 
 
 def test_an_analyst_reads_only_the_jackpots_they_own(migrated, writer):
@@ -221,10 +221,14 @@ def test_an_analyst_reads_only_the_jackpots_they_own(migrated, writer):
         assert connection.execute("SELECT current_user, session_user").fetchone() == (alice, alice)
         assert connection.execute("SELECT jackpot_id, owner FROM jackpot.jackpots").fetchall() == [("alice-1", alice)]
         assert connection.execute("SELECT jackpot_id FROM jackpot.jackpot_fixtures").fetchall() == [("alice-1",)]
-        assert sorted(connection.execute("SELECT coalesce(jackpot_id, '-') FROM jackpot.predictions").fetchall()) == [
+        assert sorted(connection.execute("SELECT coalesce(jackpot_id, '-') FROM jackpot.match_predictions").fetchall()) == [
             ("-",), ("alice-1",)  # match predictions are not anybody's
         ]
-        for table in ("jackpots", "jackpot_fixtures", "predictions"):
+        # the earlier name, a view, shows no more
+        assert sorted(connection.execute("SELECT coalesce(jackpot_id, '-') FROM jackpot.predictions").fetchall()) == [
+            ("-",), ("alice-1",)
+        ]
+        for table in ("jackpots", "jackpot_fixtures", "match_predictions", "predictions"):
             assert connection.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE jackpot_id = %s").format(sql.Identifier("jackpot", table)), ["bob-1"]
             ).fetchone() == (0,)
@@ -244,14 +248,14 @@ def test_an_analyst_reads_only_the_jackpots_they_own(migrated, writer):
         connection.execute("RESET SESSION AUTHORIZATION")
         connection.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(bob)))
         assert connection.execute("SELECT jackpot_id FROM jackpot.jackpots").fetchall() == [("bob-1",)]
-        assert connection.execute("SELECT count(*) FROM jackpot.predictions WHERE jackpot_id IS NOT NULL").fetchone() == (1,)
+        assert connection.execute("SELECT count(*) FROM jackpot.match_predictions WHERE jackpot_id IS NOT NULL").fetchone() == (1,)
 
 
 def test_jackpot_fallback_rows_need_no_model_version_but_must_say_why(writer):
     """Migration 0004: a fixture priced from the operator's market or the league prior has no model version."""
     create_jackpot(writer, "JP-F", "someone", finalise=False)
     insert = (
-        "INSERT INTO jackpot.predictions (jackpot_id, position, set_id, prob_home, prob_draw, prob_away, flags) "
+        "INSERT INTO jackpot.match_predictions (jackpot_id, position, set_id, prob_home, prob_draw, prob_away, flags) "
         "VALUES ('JP-F', 1, 'A', 0.45, 0.3, 0.25, %s)"
     )
     writer.execute(insert, [["market_only", "unresolved_team"]])

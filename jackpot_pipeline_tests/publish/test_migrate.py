@@ -4,7 +4,7 @@ import hashlib
 import threading
 
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 
 from jackpot_pipeline.publish.migrate import (
     MIGRATIONS_DIR,
@@ -14,13 +14,14 @@ from jackpot_pipeline.publish.migrate import (
     discover_migrations,
     migrate,
 )
-from jackpot_pipeline.publish.postgres import prepare_database
+from jackpot_pipeline.publish.database import prepare_database
+from jackpot_pipeline_tests.publish.conftest import acting_as
 
 pytestmark = pytest.mark.postgres
 
 TABLES = {
     "leagues", "teams", "team_aliases", "matches", "ingestion_logs", "team_strength_snapshots", "models",
-    "training_runs", "calibration_data", "validation_results", "jackpots", "jackpot_fixtures", "predictions",
+    "training_runs", "calibration_curves", "validation_reports", "jackpots", "jackpot_fixtures", "match_predictions",
     "schema_migrations", "team_form_features", "league_baselines",
 }
 
@@ -96,3 +97,38 @@ def test_concurrent_preparations_apply_each_migration_once(database):
         thread.join(60)
     assert failures == []
     assert sorted(len(report.applied) for report in reports) == [0, 0, len(discover_migrations())]
+
+
+def test_the_renamed_tables_keep_their_rows_and_their_earlier_names_as_read_only_views(database):
+    renaming = next(m for m in discover_migrations() if m.name == "dataset_names")
+    earlier = [m for m in discover_migrations() if m.version < renaming.version]
+    with database.connect() as connection:
+        migrate(connection, earlier)
+        connection.execute("INSERT INTO jackpot.leagues VALUES ('E0', 'England Premier League', 'main')")
+        connection.execute("INSERT INTO jackpot.validation_results (league, season, set_id, n, rps, brier, log_loss, health) "
+                           "VALUES ('E0', '2324', 'A', 380, 0.2, 0.6, 1.0, 'healthy')")
+        connection.execute("INSERT INTO jackpot.calibration_data (season, league, method, calibration_version) "
+                           "VALUES ('2324', 'E0', 'identity', 'abc123')")
+        prepare_database(connection, database.roles)
+        # the rows, their identities and the identity sequences moved with the tables
+        assert connection.execute("SELECT validation_id, rps FROM jackpot.validation_reports").fetchall() == [(1, 0.2)]
+        assert connection.execute("SELECT calibration_id, method FROM jackpot.calibration_curves").fetchall() == [(1, "identity")]
+        connection.execute("INSERT INTO jackpot.validation_reports (league, season, set_id, n, rps, brier, log_loss, health) "
+                           "VALUES ('E0', '2324', 'B', 380, 0.19, 0.6, 1.0, 'healthy')")
+        kinds = dict(connection.execute(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'jackpot' AND c.relname IN ('calibration_data', 'validation_results', 'predictions', "
+            "'calibration_curves', 'validation_reports', 'match_predictions')").fetchall())
+        assert kinds == {"calibration_data": "v", "validation_results": "v", "predictions": "v",
+                         "calibration_curves": "r", "validation_reports": "r", "match_predictions": "r"}
+        with acting_as(connection, database.roles.analyst):
+            assert connection.execute("SELECT set_id::text, rps FROM jackpot.validation_results ORDER BY 1").fetchall() == [
+                ("A", 0.2), ("B", 0.19)]
+            assert connection.execute("SELECT count(*) FROM jackpot.calibration_data").fetchone() == (1,)
+            assert connection.execute("SELECT count(*) FROM jackpot.predictions").fetchone() == (0,)
+        # the views are for readers: the writer publishes to the tables
+        with acting_as(connection, database.roles.writer):
+            for view in ("calibration_data", "validation_results", "predictions"):
+                connection.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier("jackpot", view)))
+                with pytest.raises(errors.InsufficientPrivilege):
+                    connection.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier("jackpot", view)))

@@ -44,7 +44,7 @@ def test_published_tables_equal_the_warehouse_and_republishing_changes_nothing(t
         league, season = partition.split("|")
         for warehouse_table, table in (("canonical_matches", "matches"), ("ingestion_log", "ingestion_logs"),
                                        ("team_strength_snapshots", "team_strength_snapshots"),
-                                       ("validation_reports", "validation_results"), ("calibration_curves", "calibration_data"),
+                                       ("validation_reports", "validation_reports"), ("calibration_curves", "calibration_curves"),
                                        ("team_form_features", "team_form_features"), ("league_baselines", "league_baselines")):
             rows = two_leagues.sql(f"SELECT count(*) n FROM {warehouse_table} WHERE league = ? AND season = ?", [league, season])
             assert database.count(table, "league = %s AND season = %s", [league, season]) == rows["n"][0] > 0, (partition, table)
@@ -70,7 +70,7 @@ def test_published_tables_equal_the_warehouse_and_republishing_changes_nothing(t
         tuple(row) for row in rows
     ]
     assert log == [(two_leagues.sql("SELECT source_sha256 FROM ingestion_log WHERE league = 'E0'")["source_sha256"][0], 380, "380")]
-    assert migrations == len(discover_migrations()) == 6
+    assert migrations == len(discover_migrations()) == 7
     assert active == two_leagues.sql("SELECT count(*) n FROM model_registry WHERE status = 'active'")["n"][0] == 2
 
     # nothing stale: a second make run publishes nothing

@@ -8,8 +8,7 @@ import pytest
 from jackpot_pipeline.defs.orchestration import pipeline_stages, plan_runs
 from jackpot_pipeline.defs.publish import PostgresResource
 from jackpot_pipeline.defs.state import scan_cards, scan_sources
-from jackpot_pipeline.publish.postgres import FRESHNESS, stale_signatures
-from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_ID, SEASONS
+from jackpot_pipeline_tests.defs.modeled import SAMPLE_ID, SEASONS
 from jackpot_pipeline_tests.publish.expected import (
     HAS_PROBABILITIES,
     count,
@@ -18,6 +17,7 @@ from jackpot_pipeline_tests.publish.expected import (
     publish_run,
     published_counts,
 )
+from jackpot_pipeline_tests.publish.freshness import FRESHNESS, stale_signatures
 
 pytestmark = pytest.mark.postgres
 
@@ -44,11 +44,11 @@ def test_make_run_publishes_every_table_with_the_warehouses_row_counts(modeled, 
     assert min(expected.values()) > 0
     assert published_counts(database, expected) == expected
     assert stale_tables(modeled, database) == {}
-    assert database.count("predictions", "jackpot_id IS NOT NULL") == 105
+    assert database.count("match_predictions", "jackpot_id IS NOT NULL") == 105
     for partition in partitions:  # partition by partition too
         league, season = partition.split("|")
         assert database.count(
-            "predictions", "jackpot_id IS NULL AND match_id IN (SELECT match_id FROM jackpot.matches WHERE league = %s AND season = %s)",
+            "match_predictions", "jackpot_id IS NULL AND match_id IN (SELECT match_id FROM jackpot.matches WHERE league = %s AND season = %s)",
             [league, season],
         ) == count(modeled, f"SELECT * FROM match_predictions WHERE league = ? AND season = ? AND {HAS_PROBABILITIES}",
                    [league, season])
@@ -57,7 +57,7 @@ def test_make_run_publishes_every_table_with_the_warehouses_row_counts(modeled, 
     warehouse = modeled.sql(f"SELECT match_id, set_id, prob_home, flags FROM match_predictions WHERE {HAS_PROBABILITIES} "
                             "ORDER BY match_id, set_id")
     with database.connect() as connection:
-        published = connection.execute("SELECT match_id, set_id::text, prob_home, flags FROM jackpot.predictions "
+        published = connection.execute("SELECT match_id, set_id::text, prob_home, flags FROM jackpot.match_predictions "
                                        "WHERE jackpot_id IS NULL ORDER BY match_id, set_id::text").fetchall()
         active = dict(connection.execute("SELECT league, model_version FROM jackpot.models WHERE status = 'active'").fetchall())
     assert [(m, s, p, [f for f in (flags or "").split(",") if f]) for m, s, p, flags in warehouse.itertuples(index=False)] == [
@@ -116,7 +116,7 @@ def test_a_finalised_jackpot_is_published_once_and_then_left_alone(modeled, data
     assert (stats["inserted"], stats["fixtures"], stats["predictions"], stats["already_finalised"]) == (1, 15, 105, 0)
     assert database.count("jackpots", "jackpot_id = %s AND status = 'finalised'", [SAMPLE_ID]) == 1
     assert database.count("jackpot_fixtures", "jackpot_id = %s", [SAMPLE_ID]) == 15
-    assert database.count("predictions", "jackpot_id = %s", [SAMPLE_ID]) == 105
+    assert database.count("match_predictions", "jackpot_id = %s", [SAMPLE_ID]) == 105
     with database.connect() as connection:
         owner, card_sha256 = connection.execute(
             "SELECT owner, card_sha256 FROM jackpot.jackpots WHERE jackpot_id = %s", [SAMPLE_ID]).fetchone()
@@ -126,7 +126,7 @@ def test_a_finalised_jackpot_is_published_once_and_then_left_alone(modeled, data
     assert owner == database.roles.writer
     assert card_sha256 == modeled.sql("SELECT card_sha256 FROM jackpots WHERE jackpot_id = ?", [SAMPLE_ID])["card_sha256"][0]
 
-    tables = ("jackpots", "jackpot_fixtures", "predictions")
+    tables = ("jackpots", "jackpot_fixtures", "match_predictions")
     before = {table: database.dump(table) for table in tables}
     second = publish_run(modeled, "publish_jackpots_job", [SAMPLE_ID])
     assert materialization_stats(second, "published_jackpots")[SAMPLE_ID]["already_finalised"] == 1

@@ -9,21 +9,21 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from jackpot_pipeline.publish.postgres import (
-    _TEAM_REFERENCES,
-    PublishError,
+from jackpot_pipeline.publish import PublishError
+from jackpot_pipeline.publish.engine import publish_partition
+from jackpot_pipeline.publish.ingested import (
+    TEAM_REFERENCES,
     orphaned_partitions,
     publish_ingestion_logs,
     publish_matches,
-    publish_partition,
     publish_teams,
-    stale_partitions,
     withdraw_partition,
 )
 from jackpot_pipeline.sources.football_data import canonicalise, parse_source, partition_rows
 from jackpot_pipeline.sources.leagues import is_extra_league
 from jackpot_pipeline.sources.teams import build_team_registry
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
+from jackpot_pipeline_tests.publish.freshness import stale_partitions
 
 pytestmark = pytest.mark.postgres
 
@@ -159,7 +159,7 @@ def test_a_match_referred_to_by_predictions_and_a_jackpot_is_withdrawn_never_del
     with migrated.connect() as connection:
         publish_matches(connection, e0, "E0", "2324", role=writer)
         connection.execute(
-            "INSERT INTO jackpot.predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
+            "INSERT INTO jackpot.match_predictions (match_id, set_id, prob_home, prob_draw, prob_away) "
             "VALUES (%s, 'market_close', 0.5, 0.3, 0.2)", [match_id]
         )
         connection.execute(
@@ -171,7 +171,7 @@ def test_a_match_referred_to_by_predictions_and_a_jackpot_is_withdrawn_never_del
             "match_date, home_team, away_team, match_id FROM jackpot.matches WHERE match_id = %s", [match_id]
         )
         connection.execute("UPDATE jackpot.jackpots SET status = 'finalised', finalised_at = now() WHERE jackpot_id = 'locked'")
-        predictions_before, fixtures_before = migrated.dump("predictions", exclude=("created_at",)), migrated.dump("jackpot_fixtures")
+        predictions_before, fixtures_before = migrated.dump("match_predictions", exclude=("created_at",)), migrated.dump("jackpot_fixtures")
 
         # the publisher's next version lacks the match: the publish goes through, the row stays
         result = publish_matches(connection, e0.iloc[1:], "E0", "2324", role=writer)
@@ -180,7 +180,7 @@ def test_a_match_referred_to_by_predictions_and_a_jackpot_is_withdrawn_never_del
             "SELECT withdrawn_reason, withdrawn_by_sha256, withdrawn_at IS NOT NULL FROM jackpot.matches WHERE match_id = %s",
             [match_id],
         ).fetchone() == ("removed_from_source", e0["source_sha256"].iloc[0], True)
-        assert migrated.dump("predictions", exclude=("created_at",)) == predictions_before
+        assert migrated.dump("match_predictions", exclude=("created_at",)) == predictions_before
         assert migrated.dump("jackpot_fixtures") == fixtures_before
         # nobody deletes a match, not even the schema owner by hand
         with pytest.raises(errors.IntegrityConstraintViolation, match="keeps every match"):
@@ -236,7 +236,7 @@ def test_every_foreign_key_to_teams_is_guarded_when_retiring_teams(migrated):
             """
         ).fetchall()
     found = {(table, tuple(c for c in columns if c != "league")) for table, columns in referencing}
-    guarded = {(f"jackpot.{table}", (column,)) for table, columns in _TEAM_REFERENCES for column in columns}
+    guarded = {(f"jackpot.{table}", (column,)) for table, columns in TEAM_REFERENCES for column in columns}
     assert found == guarded
 
 
@@ -285,16 +285,16 @@ def test_pooled_rows_with_a_null_league_form_their_own_partition(migrated):
     with migrated.connect() as connection:
         connection.execute("INSERT INTO jackpot.leagues VALUES ('E0', 'England Premier League', 'main')")
         writer = migrated.roles.writer
-        publish_partition(connection, "validation_results", results("E0", 0.20), {"league": "E0", "season": "2324"},
+        publish_partition(connection, "validation_reports", results("E0", 0.20), {"league": "E0", "season": "2324"},
                           key_columns=key, role=writer)
         pooled = {"league": None, "season": "2324"}
-        first = publish_partition(connection, "validation_results", results(None, 0.21), pooled, key_columns=key, role=writer)
-        again = publish_partition(connection, "validation_results", results(None, [0.21, 0.19]).iloc[1:], pooled,
+        first = publish_partition(connection, "validation_reports", results(None, 0.21), pooled, key_columns=key, role=writer)
+        again = publish_partition(connection, "validation_reports", results(None, [0.21, 0.19]).iloc[1:], pooled,
                                   key_columns=key, role=writer)
         with pytest.raises(PublishError, match="outside partition"):
-            publish_partition(connection, "validation_results", results("E0", 0.2), pooled, key_columns=key, role=writer)
+            publish_partition(connection, "validation_reports", results("E0", 0.2), pooled, key_columns=key, role=writer)
         rows = connection.execute(
-            "SELECT coalesce(league, 'pooled'), set_id, rps FROM jackpot.validation_results ORDER BY 1, 2"
+            "SELECT coalesce(league, 'pooled'), set_id, rps FROM jackpot.validation_reports ORDER BY 1, 2"
         ).fetchall()
     assert (first.inserted, again.deleted, again.updated) == (2, 1, 1)
     assert rows == [("E0", "A", 0.2), ("E0", "market_close", 0.2), ("pooled", "market_close", 0.19)]
@@ -302,7 +302,7 @@ def test_pooled_rows_with_a_null_league_form_their_own_partition(migrated):
 
 def test_form_features_and_baselines_publish_once_and_follow_a_revision(migrated, shared_data):
     from jackpot_pipeline.model.form import league_baselines, team_form_features
-    from jackpot_pipeline.publish.postgres import publish_league_baselines, publish_team_form_features
+    from jackpot_pipeline.publish.modelled import publish_league_baselines, publish_team_form_features
 
     matches = pd.concat([canonical(shared_data, f"mmz4281/{s}/E0.csv", "E0", s) for s in ("2223", "2324")], ignore_index=True)
     form, baselines = team_form_features(matches, "E0", "2324"), league_baselines(matches, "E0", "2324")

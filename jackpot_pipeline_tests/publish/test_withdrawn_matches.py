@@ -11,7 +11,7 @@ from jackpot_pipeline_tests.publish.expected import materialization_stats, publi
 pytestmark = pytest.mark.postgres
 
 
-def publish(workspace, partition: str = "E0|2324") -> dict:
+def publish(workspace, partition: str) -> dict:
     """The partition published; the metadata of its published_matches materialization."""
     result = publish_run(workspace, "publish_league_season_job", [partition])
     assert result.success
@@ -32,19 +32,21 @@ def withdrawn_in_postgres(database) -> list[tuple]:
         ).fetchall()
 
 
-def prepare(workspace, partition: str) -> None:
-    """What publishing a partition reads besides its matches: its model, calibration and validation."""
+def ingest_and_publish(workspace, league: str, season: str) -> dict:
+    """The partition ingested from its raw file as it is now, modelled (model, calibration, validation, form)
+    and published; the metadata of its published_matches materialization."""
+    partition = f"{league}|{season}"
+    assert workspace.ingest(league, season).success
     assert workspace.run("walk_forward", "calibration", "match_predictions", "validation_reports", "form_features",
                          partitions=[partition]).success
+    return publish(workspace, partition)
 
 
 def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace, database, publishing_to):
     publishing_to(database)
     relpath = "mmz4281/2324/E0.csv"
     workspace.copy(relpath)
-    assert workspace.ingest("E0", "2324").success
-    prepare(workspace, "E0|2324")
-    publish(workspace)
+    ingest_and_publish(workspace, "E0", "2324")
     original = (workspace.raw / relpath).read_bytes()
     lines = original.split(b"\r\n")
     gone = {line.split(b",")[3].decode() + " v " + line.split(b",")[4].decode() for line in lines[5:7]}
@@ -52,9 +54,7 @@ def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace
     # the publisher's revision drops two matches
     (workspace.raw / relpath).write_bytes(b"\r\n".join(lines[:5] + lines[7:]))
     revised_sha = sha256_file(workspace.raw / relpath)
-    assert workspace.ingest("E0", "2324").success
-    prepare(workspace, "E0|2324")
-    metadata = publish(workspace)
+    metadata = ingest_and_publish(workspace, "E0", "2324")
     duck = withdrawn_in_duckdb(workspace)
     assert len(duck) == 2 and set(duck["withdrawn_reason"]) == {"removed_from_source"}
     assert set(duck["withdrawn_by_sha256"]) == {revised_sha}
@@ -72,9 +72,7 @@ def test_a_revision_that_removes_matches_withdraws_them_in_both_stores(workspace
 
     # the publisher restores them: reinstated on both sides, nothing withdrawn any more
     (workspace.raw / relpath).write_bytes(original)
-    assert workspace.ingest("E0", "2324").success
-    prepare(workspace, "E0|2324")
-    assert publish(workspace)["reinstated"] == 2
+    assert ingest_and_publish(workspace, "E0", "2324")["reinstated"] == 2
     assert withdrawn_in_duckdb(workspace).empty and withdrawn_in_postgres(database) == []
     assert workspace.sql("SELECT count(*) n FROM canonical_matches")["n"][0] == database.count("current_matches") == 380
 
@@ -83,18 +81,14 @@ def test_a_season_the_source_no_longer_holds_is_withdrawn_as_a_whole_in_both_sto
     publishing_to(database)
     relpath = "new/NOR.csv"
     workspace.copy(relpath)
-    assert workspace.ingest("NOR", "2012").success
-    prepare(workspace, "NOR|2012")
-    publish(workspace, "NOR|2012")
+    ingest_and_publish(workspace, "NOR", "2012")
     stored = workspace.sql("SELECT match_id FROM canonical_matches WHERE season = '2012'")["match_id"]
     assert len(stored) == 242
 
     # the publisher trims 2012 from its multi-season file
     lines = (workspace.raw / relpath).read_bytes().split(b"\r\n")
     (workspace.raw / relpath).write_bytes(b"\r\n".join(line for line in lines if b",2012," not in line))
-    assert workspace.ingest("NOR", "2012").success
-    prepare(workspace, "NOR|2012")
-    publish(workspace, "NOR|2012")
+    ingest_and_publish(workspace, "NOR", "2012")
     duck = withdrawn_in_duckdb(workspace)
     assert workspace.sql("SELECT count(*) n FROM canonical_matches")["n"][0] == 0
     assert sorted(duck["match_id"]) == sorted(stored) and set(duck["withdrawn_reason"]) == {"partition_dropped"}

@@ -16,10 +16,10 @@ from jackpot_pipeline.sources.football_data import (
     QUARANTINE_REASONS,
     SourceFormatError,
     canonicalise,
-    parse_match_date,
     parse_source,
     partition_rows,
 )
+from jackpot_pipeline.sources.football_data.cells import parse_match_date
 from jackpot_pipeline.sources.leagues import EXTRA_LEAGUES
 
 SNAPSHOT = dt.date(2026, 11, 21)
@@ -304,23 +304,23 @@ def test_bad_rows_are_quarantined_with_field_and_value(shared_data, column, valu
     assert row["message"].startswith(f"{relpath} line 2, field {column}: {QUARANTINE_REASONS[reason]}")
 
 
-def test_duplicate_and_short_rows_are_quarantined(shared_data):
+@pytest.mark.parametrize(
+    ("inserted", "expected"),
+    [
+        # a duplicate of the first match and a row that ends after the home team
+        (lambda lines: [lines[1], b"E0,11/08/2023,Burnley"], [[4, "duplicate_match"], [5, "wrong_field_count"]]),
+        # the header again and a line whose quotes do not balance
+        (lambda lines: [lines[0], b'E0,"unclosed,Burnley'], [[4, "repeated_header"], [5, "bad_quoting"]]),
+    ],
+    ids=["duplicate_and_short_rows", "repeated_header_and_unbalanced_quotes"],
+)
+def test_bad_lines_are_quarantined_alone(shared_data, inserted, expected):
     relpath = "mmz4281/2324/E0.csv"
     lines = (shared_data / relpath).read_bytes().split(b"\r\n")
-    data = b"\r\n".join(lines[:3] + [lines[1], b"E0,11/08/2023,Burnley"] + lines[3:])
+    data = b"\r\n".join(lines[:3] + inserted(lines) + lines[3:])
     _, results = ingest(shared_data, relpath, data)
     quarantined = only(results).quarantined
-    assert quarantined[["source_row", "reason"]].values.tolist() == [[4, "duplicate_match"], [5, "wrong_field_count"]]
-    assert len(only(results).canonical) == 380
-
-
-def test_repeated_headers_and_unbalanced_quotes_are_quarantined_alone(shared_data):
-    relpath = "mmz4281/2324/E0.csv"
-    lines = (shared_data / relpath).read_bytes().split(b"\r\n")
-    data = b"\r\n".join(lines[:3] + [lines[0], b'E0,"unclosed,Burnley'] + lines[3:])
-    _, results = ingest(shared_data, relpath, data)
-    quarantined = only(results).quarantined
-    assert quarantined[["source_row", "reason"]].values.tolist() == [[4, "repeated_header"], [5, "bad_quoting"]]
+    assert quarantined[["source_row", "reason"]].values.tolist() == expected
     assert len(only(results).canonical) == 380
 
 
@@ -328,7 +328,7 @@ def test_a_parser_defect_quarantines_its_row_and_names_no_python_text(shared_dat
     def broken(text):
         raise OverflowError("Python int too large to convert to C int")
 
-    monkeypatch.setattr("jackpot_pipeline.sources.football_data.parse_kickoff_time", broken)
+    monkeypatch.setattr("jackpot_pipeline.sources.football_data.canonical.parse_kickoff_time", broken)
     _, results = ingest(shared_data, "mmz4281/2324/E0.csv")
     quarantined = only(results).quarantined
     assert len(quarantined) == 380 and set(quarantined["reason"]) == {"unreadable_row"}

@@ -13,7 +13,7 @@ import pytest
 from dagster import instance_for_test
 
 from jackpot_pipeline.settings import Settings
-from jackpot_pipeline_tests.jackpots_defs.modeled import ModeledWorkspace
+from jackpot_pipeline_tests.defs.modeled import ModeledWorkspace
 from jackpot_pipeline_tests.validation.real_predictions import long_predictions
 
 LEAGUES = ("E0", "D1")

@@ -1,7 +1,7 @@
 """Long ``match_predictions`` rows built from the real football-data files, without Dagster.
 
 Canonical matches come from the project's own parser; predictions from ``walk_forward``; sets A-G and
-the market rows from the lead's ``match_prediction_rows`` with a season calibration fitted only on
+the market rows from ``match_prediction_rows`` with a season calibration fitted only on
 earlier seasons' out-of-sample predictions (identity when there are too few), as the modeling assets do.
 """
 

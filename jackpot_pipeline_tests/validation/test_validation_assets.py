@@ -33,7 +33,7 @@ from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.settings import Settings, load_settings
 from jackpot_pipeline.steps.validation import PREDICTION_INPUT_COLUMNS, REPORT_COLUMNS, validation_report_step
 from jackpot_pipeline_tests.defs.conftest import data_version
-from jackpot_pipeline_tests.jackpots_defs.modeled import ModeledWorkspace
+from jackpot_pipeline_tests.defs.modeled import ModeledWorkspace
 from jackpot_pipeline_tests.validation.conftest import VALIDATED_SEASONS
 
 PNG_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)")

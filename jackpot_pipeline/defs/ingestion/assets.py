@@ -12,17 +12,10 @@ from dagster import (
     AssetSpec,
     MetadataValue,
     asset,
-    multi_asset,
 )
 
-from jackpot_pipeline.defs.batch import (
-    Materialized,
-    backfill_policy,
-    materializations,
-    partition_keys,
-    raise_failures,
-    refuse_chained_batches,
-)
+from jackpot_pipeline.defs.batch import (Materialized, materializations, partition_keys, partitioned_multi_asset,
+                                         raise_failures, refuse_chained_batches)
 from jackpot_pipeline.defs.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import RawFilesResource, WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
@@ -44,8 +37,8 @@ _UPSTREAM = {"raw_matches": [], "canonical_matches": ["raw_matches"], "quarantin
              "ingestion_log": ["canonical_matches", "quarantined_rows"], "withdrawn_matches": ["canonical_matches"]}
 
 
-@multi_asset(
-    name="ingest_league_season",
+@partitioned_multi_asset(
+    name="ingest_league_season", partitions_def=league_season_partitions, stage_index=0,
     specs=[
         AssetSpec(name, deps=_UPSTREAM[name], description=_DESCRIPTIONS[name], group_name="ingestion",
                   code_version=PARSER_VERSION, skippable=True)
@@ -53,9 +46,6 @@ _UPSTREAM = {"raw_matches": [], "canonical_matches": ["raw_matches"], "quarantin
     ],
     check_specs=[AssetCheckSpec(name, asset="canonical_matches", description=text, blocking=True)
                  for name, text in QUALITY_CHECKS.items()],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(0),
-    can_subset=False,
 )
 def ingest_league_season(context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource):
     refuse_chained_batches(context, "ingest")

@@ -9,16 +9,10 @@ whenever results arrive. The rules live in :mod:`jackpot_pipeline.jackpots.final
 import dataclasses
 import datetime as dt
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, Config, multi_asset
+from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, Config
 
-from jackpot_pipeline.defs.batch import (
-    Materialized,
-    backfill_policy,
-    materializations,
-    partition_keys,
-    raise_failures,
-    refuse_chained_batches,
-)
+from jackpot_pipeline.defs.batch import (Materialized, materializations, partition_keys, partitioned_multi_asset,
+                                         raise_failures, refuse_chained_batches)
 from jackpot_pipeline.defs.jackpots.resources import JackpotFilesResource
 from jackpot_pipeline.defs.partitions import jackpot_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
@@ -47,17 +41,14 @@ class TicketBudgetConfig(Config):
         return TicketBudget(self.max_doubles, self.max_triples, self.max_lines)
 
 
-@multi_asset(
-    name="jackpot_predictions",
+@partitioned_multi_asset(
+    name="jackpot_predictions", partitions_def=jackpot_partitions, stage_index=10,
     specs=[AssetSpec("jackpot_predictions", group_name=GROUP, code_version=JACKPOT_CODE_VERSION, skippable=True,
                      deps=["teams", AssetDep("team_strength_snapshots", partition_mapping=ALL),
                            AssetDep("calibration_curves", partition_mapping=ALL)],
                      description="Finalised sets A-G per fixture of a jackpot card (tables jackpots + "
                      "jackpot_predictions, written once): latest strength snapshot before each kick-off, operator odds "
                      "de-vigged as the market, the season's calibration map. A changed card or model is refused.")],
-    partitions_def=jackpot_partitions,
-    backfill_policy=backfill_policy(10),
-    can_subset=False,
 )
 def jackpot_predictions(context: AssetExecutionContext, warehouse: WarehouseResource, jackpot_files: JackpotFilesResource):
     refuse_chained_batches(context, "jackpot_predictions")
@@ -80,8 +71,8 @@ def jackpot_predictions(context: AssetExecutionContext, warehouse: WarehouseReso
     raise_failures(failures, len(partition_keys(context)))
 
 
-@multi_asset(
-    name="jackpot_outputs",
+@partitioned_multi_asset(
+    name="jackpot_outputs", partitions_def=jackpot_partitions, stage_index=11,
     specs=[
         AssetSpec("jackpot_exports", group_name=GROUP, code_version=JACKPOT_CODE_VERSION, skippable=True,
                   deps=["jackpot_predictions"],
@@ -94,9 +85,6 @@ def jackpot_predictions(context: AssetExecutionContext, warehouse: WarehouseReso
                   "the card first, then played canonical matches within 3 days of the kick-off): correct picks, Brier, "
                   "log loss, RPS (tables jackpot_validation, jackpot_results; replaced at each run)."),
     ],
-    partitions_def=jackpot_partitions,
-    backfill_policy=backfill_policy(11),
-    can_subset=False,
 )
 def jackpot_outputs(context: AssetExecutionContext, config: TicketBudgetConfig, warehouse: WarehouseResource,
                     jackpot_files: JackpotFilesResource):

@@ -8,9 +8,9 @@ of a batch is spread over the cores (one process per task, results in order).
 
 from functools import partial
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, multi_asset
+from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec
 
-from jackpot_pipeline.defs.batch import backfill_policy, partition_keys, refuse_chained_batches, report_partitions
+from jackpot_pipeline.defs.batch import partition_keys, partitioned_multi_asset, refuse_chained_batches, report_partitions
 from jackpot_pipeline.defs.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
@@ -28,6 +28,28 @@ from jackpot_pipeline.steps.parallel import map_in_processes, worker_count
 
 GROUP = "modeling"
 ALL = AllPartitionMapping()
+EVERY_CANONICAL_PARTITION = [AssetDep("canonical_matches", partition_mapping=ALL)]
+_DESCRIPTIONS = {
+    "team_strength_snapshots": "Walk-forward Dixon-Coles strengths, one snapshot per matchday block (calendar week), "
+    "fitted on matches dated strictly before the block.",
+    "uncalibrated_predictions": "Out-of-sample Dixon-Coles probabilities and de-vigged pre-closing / closing market "
+    "probabilities per match (wide), each with the snapshot it came from.",
+    "team_form_features": "Per match and side: the team's last-5 / last-10 points, goals and shots on target for "
+    "and against, home and away splits and rest days, from its matches dated strictly before.",
+    "league_baselines": "Per match date: the season's draw rate, home- and away-win rates, goals per match and "
+    "home advantage over its matches dated strictly before.",
+    "calibration_curves": "The calibrator of the Set-B blend and the Set-G stacked pool of a league-season, "
+    "fitted only on out-of-sample predictions of matches dated before the season starts (pooled over "
+    "leagues when the league alone has too few rows; identity, flagged, when there is no history).",
+    "match_predictions": "Every predicted match (scheduled fixtures too), one row per set A-G plus the "
+    "de-vigged market_pre and market_close rows. Blends use pre-closing odds; closing odds are a "
+    "benchmark only.",
+}
+
+
+def _spec(name: str, code_version: str, deps: list) -> AssetSpec:
+    return AssetSpec(name, deps=deps, group_name=GROUP, code_version=code_version, skippable=True,
+                     description=_DESCRIPTIONS[name])
 
 
 def _with_inputs(step, root: str, task):
@@ -36,57 +58,34 @@ def _with_inputs(step, root: str, task):
     return step(root, partition, inputs)
 
 
-@multi_asset(
-    name="walk_forward_league_season",
-    specs=[
-        AssetSpec("team_strength_snapshots", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
-                  group_name=GROUP, code_version=WALK_FORWARD_CODE_VERSION, skippable=True,
-                  description="Walk-forward Dixon-Coles strengths, one snapshot per matchday block (calendar week), "
-                  "fitted on matches dated strictly before the block."),
-        AssetSpec("uncalibrated_predictions", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
-                  group_name=GROUP, code_version=WALK_FORWARD_CODE_VERSION, skippable=True,
-                  description="Out-of-sample Dixon-Coles probabilities and de-vigged pre-closing / closing market "
-                  "probabilities per match (wide), each with the snapshot it came from."),
-    ],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(1),
-    can_subset=False,
-)
-def walk_forward_league_season(context: AssetExecutionContext, warehouse: WarehouseResource):
-    refuse_chained_batches(context, "walk_forward")
-    keys = partition_keys(context)
-    inputs = current_inputs(context.instance, stage_named("walk_forward"), keys)
-    done = map_in_processes(partial(_with_inputs, walk_forward_partition, warehouse.root),
-                            [(key, inputs[key][1]) for key in keys],
-                            stage="walk_forward", partitions=keys)
-    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
-                                 dict.fromkeys(("team_strength_snapshots", "uncalibrated_predictions"), WALK_FORWARD_CODE_VERSION))
+def _per_partition_stage(name: str, stage: str, stage_index: int, step, code_version: str, assets: tuple[str, ...]):
+    """The step of a stage whose assets each partition computes from every canonical partition of its
+    league (``step(root, partition, inputs)`` per partition, in processes), reported per partition."""
+
+    @partitioned_multi_asset(
+        name=name,
+        specs=[_spec(asset, code_version, EVERY_CANONICAL_PARTITION) for asset in assets],
+        partitions_def=league_season_partitions,
+        stage_index=stage_index,
+    )
+    def run_stage(context: AssetExecutionContext, warehouse: WarehouseResource):
+        refuse_chained_batches(context, stage)
+        keys = partition_keys(context)
+        inputs = current_inputs(context.instance, stage_named(stage), keys)
+        done = map_in_processes(partial(_with_inputs, step, warehouse.root), [(key, inputs[key][1]) for key in keys],
+                                stage=stage, partitions=keys)
+        yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
+                                     dict.fromkeys(assets, code_version))
+
+    return run_stage
 
 
-@multi_asset(
-    name="form_features_league_season",
-    specs=[
-        AssetSpec("team_form_features", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
-                  group_name=GROUP, code_version=FORM_CODE_VERSION, skippable=True,
-                  description="Per match and side: the team's last-5 / last-10 points, goals and shots on target for "
-                  "and against, home and away splits and rest days, from its matches dated strictly before."),
-        AssetSpec("league_baselines", deps=[AssetDep("canonical_matches", partition_mapping=ALL)],
-                  group_name=GROUP, code_version=FORM_CODE_VERSION, skippable=True,
-                  description="Per match date: the season's draw rate, home- and away-win rates, goals per match and "
-                  "home advantage over its matches dated strictly before."),
-    ],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(5),
-    can_subset=False,
-)
-def form_features_league_season(context: AssetExecutionContext, warehouse: WarehouseResource):
-    refuse_chained_batches(context, "form_features")
-    keys = partition_keys(context)
-    inputs = current_inputs(context.instance, stage_named("form_features"), keys)
-    done = map_in_processes(partial(_with_inputs, form_features_partition, warehouse.root),
-                            [(key, inputs[key][1]) for key in keys], stage="form_features", partitions=keys)
-    yield from report_partitions(context, dict(zip(keys, done, strict=True)), inputs,
-                                 dict.fromkeys(("team_form_features", "league_baselines"), FORM_CODE_VERSION))
+walk_forward_league_season = _per_partition_stage(
+    "walk_forward_league_season", "walk_forward", 1, walk_forward_partition, WALK_FORWARD_CODE_VERSION,
+    ("team_strength_snapshots", "uncalibrated_predictions"))
+form_features_league_season = _per_partition_stage(
+    "form_features_league_season", "form_features", 5, form_features_partition, FORM_CODE_VERSION,
+    ("team_form_features", "league_baselines"))
 
 
 def _calibrate(root: str, task):
@@ -94,16 +93,9 @@ def _calibrate(root: str, task):
     return calibration_partitions(root, partitions, inputs)
 
 
-@multi_asset(
-    name="calibration_curves",
-    specs=[AssetSpec("calibration_curves", deps=[AssetDep("uncalibrated_predictions", partition_mapping=ALL)],
-                     group_name=GROUP, code_version=CALIBRATION_CODE_VERSION, skippable=True,
-                     description="The calibrator of the Set-B blend and the Set-G stacked pool of a league-season, "
-                     "fitted only on out-of-sample predictions of matches dated before the season starts (pooled over "
-                     "leagues when the league alone has too few rows; identity, flagged, when there is no history).")],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(2),
-    can_subset=False,
+@partitioned_multi_asset(
+    name="calibration_curves", partitions_def=league_season_partitions, stage_index=2,
+    specs=[_spec("calibration_curves", CALIBRATION_CODE_VERSION, [AssetDep("uncalibrated_predictions", partition_mapping=ALL)])],
 )
 def calibration_curves(context: AssetExecutionContext, warehouse: WarehouseResource):
     refuse_chained_batches(context, "calibration")
@@ -120,16 +112,9 @@ def calibration_curves(context: AssetExecutionContext, warehouse: WarehouseResou
                                  {"calibration_curves": CALIBRATION_CODE_VERSION})
 
 
-@multi_asset(
-    name="match_predictions",
-    specs=[AssetSpec("match_predictions", deps=["uncalibrated_predictions", "calibration_curves"],
-                     group_name=GROUP, code_version=MATCH_PREDICTIONS_CODE_VERSION, skippable=True,
-                     description="Every predicted match (scheduled fixtures too), one row per set A-G plus the "
-                     "de-vigged market_pre and market_close rows. Blends use pre-closing odds; closing odds are a "
-                     "benchmark only.")],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(3),
-    can_subset=False,
+@partitioned_multi_asset(
+    name="match_predictions", partitions_def=league_season_partitions, stage_index=3,
+    specs=[_spec("match_predictions", MATCH_PREDICTIONS_CODE_VERSION, ["uncalibrated_predictions", "calibration_curves"])],
 )
 def match_predictions(context: AssetExecutionContext, warehouse: WarehouseResource):
     refuse_chained_batches(context, "match_predictions")

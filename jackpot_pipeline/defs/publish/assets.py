@@ -1,9 +1,9 @@
 """Publishing to PostgreSQL schema ``jackpot``: each league × season partition, the catalogue and model
 registry, and each finalised jackpot, one transaction per table and partition (see
-:mod:`jackpot_pipeline.publish.postgres`). A partition is republished when the warehouse versions it was
+:mod:`jackpot_pipeline.publish.engine`). A partition is republished when the warehouse versions it was
 published from change, or when the target database is another one (a new database is filled)."""
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, multi_asset
 
 from jackpot_pipeline.defs.batch import (
     Materialized,
@@ -18,37 +18,38 @@ from jackpot_pipeline.defs.publish.resources import PostgresResource
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
 from jackpot_pipeline.planning.publishing import PUBLISH_CODE_VERSION, publish_stage
-from jackpot_pipeline.publish.postgres import (
+from jackpot_pipeline.publish import PublishError
+from jackpot_pipeline.publish.ingested import (
     ALIAS_COLUMNS,
     TEAM_COLUMNS,
-    PublishError,
-    publish_calibration_data,
     publish_ingestion_logs,
-    publish_jackpot,
-    publish_league_baselines,
     publish_leagues,
-    publish_match_predictions,
     publish_matches,
+    publish_teams,
+)
+from jackpot_pipeline.publish.jackpots import publish_jackpot
+from jackpot_pipeline.publish.modelled import (
+    publish_calibration_curves,
+    publish_league_baselines,
+    publish_match_predictions,
     publish_models,
     publish_team_form_features,
     publish_team_strength_snapshots,
-    publish_teams,
-    publish_validation_results,
+    publish_validation_reports,
 )
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
 from jackpot_pipeline.steps.progress import partitions_finished
 
 GROUP = "publish"
-ALL = AllPartitionMapping()
 # published asset -> (warehouse table it copies, publishing function), in the order foreign keys need
 LEAGUE_SEASON_TABLES = {
     "published_matches": ("canonical_matches", publish_matches),
     "published_ingestion_logs": ("ingestion_log", publish_ingestion_logs),
     "published_team_strength_snapshots": ("team_strength_snapshots", publish_team_strength_snapshots),
     "published_match_predictions": ("match_predictions", publish_match_predictions),
-    "published_validation_results": ("validation_reports", publish_validation_results),
-    "published_calibration_data": ("calibration_curves", publish_calibration_data),
+    "published_validation_results": ("validation_reports", publish_validation_reports),
+    "published_calibration_data": ("calibration_curves", publish_calibration_curves),
     "published_team_form_features": ("team_form_features", publish_team_form_features),
     "published_league_baselines": ("league_baselines", publish_league_baselines),
 }
@@ -58,10 +59,10 @@ _DESCRIPTIONS = {
     "published_team_strength_snapshots": "team_strength_snapshots of the partition (upsert on the primary key; missing "
     "teams are added first).",
     "published_match_predictions": "match_predictions of the partition (sets A0, A-G, market_pre, market_close) in "
-    "jackpot.predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
+    "jackpot.match_predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
     "odds) cannot satisfy the table's CHECKs and are skipped, counted in metadata.",
-    "published_validation_results": "validation_reports of the partition in jackpot.validation_results.",
-    "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_data.",
+    "published_validation_results": "validation_reports of the partition in jackpot.validation_reports.",
+    "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_curves.",
     "published_team_form_features": "team_form_features of the partition in jackpot.team_form_features.",
     "published_league_baselines": "league_baselines of the partition in jackpot.league_baselines.",
 }
@@ -83,9 +84,7 @@ def _publish_metadata(result) -> dict[str, object]:
 def publish_league_season(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_league_season")
     store, results, failures = warehouse.store, {}, {}
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         for key in partition_keys(context):
             league, season = key.split("|", 1)
             try:
@@ -128,9 +127,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     registry = store.query(f"SELECT {', '.join(v.REGISTRY_COLUMNS)} FROM model_registry ORDER BY event_id")
     runs = store.query(f"SELECT {', '.join(v.TRAINING_RUN_COLUMNS)} FROM training_runs ORDER BY recorded_at, run_id, league")
     teams = store.query(f"SELECT {', '.join(dict.fromkeys([*TEAM_COLUMNS, *ALIAS_COLUMNS]))} FROM teams ORDER BY league, team, alias")
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         leagues = publish_leagues(connection, role=postgres.writer_role)
         published_teams = publish_teams(connection, teams, role=postgres.writer_role)
         models, training = publish_models(connection, v.registry_state(registry), runs, role=postgres.writer_role)
@@ -149,7 +146,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     specs=[AssetSpec("published_jackpots", deps=["jackpot_predictions"], group_name=GROUP, kinds={"postgres"},
                      code_version=PUBLISH_CODE_VERSION, skippable=True,
                      description="One finalised jackpot in jackpot.jackpots (owner: the card's owner), "
-                     "jackpot.jackpot_fixtures and jackpot.predictions, in one transaction, then finalised there. "
+                     "jackpot.jackpot_fixtures and jackpot.match_predictions, in one transaction, then finalised there. "
                      "Republishing the same card is a no-op (never an UPDATE: the triggers refuse it).")],
     partitions_def=jackpot_partitions,
     backfill_policy=backfill_policy(21),
@@ -158,9 +155,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
 def publish_jackpots(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_jackpots")
     store, results, failures = warehouse.store, {}, {}
-    with postgres.connect() as connection:
-        postgres.prepare(connection)
-        target = postgres.target(connection)
+    with postgres.prepared() as (connection, target):
         for key in partition_keys(context):
             jackpot, predictions = store.read("jackpots", key), store.read("jackpot_predictions", key)
             if jackpot is None or predictions is None or jackpot.empty:

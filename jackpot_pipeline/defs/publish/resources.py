@@ -14,7 +14,7 @@ from pydantic import Field
 from jackpot_pipeline.publish import SCHEMA
 from jackpot_pipeline.publish.instance import DSN_VARIABLE
 from jackpot_pipeline.publish.migrate import MIGRATION_TABLE, discover_migrations
-from jackpot_pipeline.publish.postgres import connect, prepare_database
+from jackpot_pipeline.publish.database import connect, prepare_database
 from jackpot_pipeline.publish.roles import Roles
 
 _prepared: set[tuple[str, str]] = set()
@@ -51,6 +51,13 @@ class PostgresResource(ConfigurableResource):
             )
         with connect(self.dsn) as connection:
             yield connection
+
+    @contextmanager
+    def prepared(self) -> Iterator[tuple[psycopg.Connection, str]]:
+        """A connection to the prepared database (:meth:`prepare`) and the database's :meth:`target`."""
+        with self.connect() as connection:
+            self.prepare(connection)
+            yield connection, self.target(connection)
 
     def target(self, connection: psycopg.Connection) -> str:
         """Which database this is: server, name and the database's oid (a re-created database gets a new one)."""

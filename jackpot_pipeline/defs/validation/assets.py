@@ -19,14 +19,8 @@ from dagster import (
     multi_asset,
 )
 
-from jackpot_pipeline.defs.batch import (
-    Materialized,
-    backfill_policy,
-    materializations,
-    partition_keys,
-    refuse_chained_batches,
-    report_partitions,
-)
+from jackpot_pipeline.defs.batch import (Materialized, materializations, partition_keys, partitioned_multi_asset,
+                                         refuse_chained_batches, report_partitions)
 from jackpot_pipeline.defs.partitions import league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
@@ -109,17 +103,14 @@ def _with_settings(name: str, settings) -> object:
     return dataclasses.replace(stage_named(name), settings=dataclasses.asdict(settings))
 
 
-@multi_asset(
-    name="validation_reports",
+@partitioned_multi_asset(
+    name="validation_reports", partitions_def=league_season_partitions, stage_index=4,
     specs=[AssetSpec("validation_reports", deps=["match_predictions"], group_name=GROUP, skippable=True,
                      code_version=VALIDATION_CODE_VERSION,
                      description="Out-of-sample scores of every probability set of one league × season (RPS, Brier, "
                      "log loss, ECE, accuracy), paired differences to pre-closing and closing odds with standard "
                      "errors, model health and the reliability bins (JSON); the reliability diagram is in the "
                      "materialization metadata.")],
-    partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(4),
-    can_subset=False,
 )
 def validation_reports(context: AssetExecutionContext, config: ReportConfig, warehouse: WarehouseResource):
     refuse_chained_batches(context, "validation_reports")

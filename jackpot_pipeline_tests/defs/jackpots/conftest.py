@@ -1,5 +1,6 @@
-"""Fixtures of the jackpot shell tests: the process's modeled workspace (see ``modeled.py``) and a light
-workspace without any data (enough for cards that fail before the warehouse is read)."""
+"""Fixtures of the jackpot shell tests: the process's modeled workspace (see
+:mod:`jackpot_pipeline_tests.defs.modeled`) and a light workspace without any data (enough for cards that
+fail before the warehouse is read)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from dagster import instance_for_test
 
 from jackpot_pipeline.settings import Settings
-from jackpot_pipeline_tests.jackpots_defs.modeled import (
+from jackpot_pipeline_tests.defs.modeled import (
     LEAGUES,
     ModeledWorkspace,
     modeled_workspace,

@@ -14,7 +14,7 @@ from dagster import instance_for_test
 
 from jackpot_pipeline.defs.jackpots.trace import TraceError, format_trace, trace_jackpot
 from jackpot_pipeline.settings import PROJECT_ROOT
-from jackpot_pipeline_tests.jackpots_defs.modeled import LEAGUES, SAMPLE_CARD, SAMPLE_ID, SEASONS
+from jackpot_pipeline_tests.defs.modeled import LEAGUES, SAMPLE_CARD, SAMPLE_ID, SEASONS
 
 
 def sha256_of(path) -> str:

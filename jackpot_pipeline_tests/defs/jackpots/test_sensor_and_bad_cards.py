@@ -15,7 +15,7 @@ from jackpot_pipeline.defs.local_runs import failure_message
 from jackpot_pipeline.defs.orchestration import RUN_KEY_TAG, STAGES_TAG
 from jackpot_pipeline.defs.publish import PostgresResource
 from jackpot_pipeline.jackpots.cards import CardError, load_card
-from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes, card_as
+from jackpot_pipeline_tests.defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes, card_as
 
 
 def tick(workspace, cursor: str | None) -> SensorResult:

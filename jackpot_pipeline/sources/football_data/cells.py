@@ -1,6 +1,6 @@
 """Parsers of single football-data.co.uk cells: dates, kick-off times, prices and counts.
 
-Pure functions of the cell text; :mod:`jackpot_pipeline.sources.football_data` applies them row by row.
+Pure functions of the cell text; :mod:`jackpot_pipeline.sources.football_data.canonical` applies them row by row.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def parse_kickoff_time(text: str) -> str | None:
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
-def _parse_float(text: str) -> float | None:
+# cells repeat across rows and files (prices, goal counts); the result is a float or None, safe to share
+@functools.lru_cache(maxsize=1 << 16)
+def parse_float(text: str) -> float | None:
     """A finite plain ASCII decimal (``2.10``, ``1e2``): no ``nan``, ``inf``, ``1_000`` or non-ASCII digits."""
     try:
         value = float(text)
@@ -64,15 +66,11 @@ def _parse_float(text: str) -> float | None:
     return value
 
 
-# cells repeat across rows and files (prices, goal counts); the result is a float or None, safe to share
-_cached_float = functools.lru_cache(maxsize=1 << 16)(_parse_float)
-
-
-def _parse_count(text: str, limit: int) -> int | None:
+def parse_count(text: str, limit: int) -> int | None:
     """A whole number from 0 to ``limit`` (``3`` or ``3.0``), else None."""
     if not text:
         return None
-    value = _cached_float(text)
+    value = parse_float(text)
     if value is None or value < 0 or value > limit or value != int(value):
         return None
     return int(value)

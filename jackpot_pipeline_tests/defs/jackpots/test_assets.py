@@ -16,7 +16,7 @@ from dagster import AssetKey, AssetRecordsFilter
 from jackpot_pipeline.defs.batch import FINGERPRINT_TAG
 from jackpot_pipeline.defs.local_runs import failure_message
 from jackpot_pipeline.jackpots.cards import load_card
-from jackpot_pipeline_tests.jackpots_defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes
+from jackpot_pipeline_tests.defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes
 
 SETS = ["A", "B", "C", "D", "E", "F", "G"]
 # football-data's FTR of the sample fixtures, in card order (the core's tests check them against the files)

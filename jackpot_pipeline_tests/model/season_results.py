@@ -1,4 +1,4 @@
-"""Minimal reader of one football-data.co.uk season file, for the model's tests and benchmark.
+"""Minimal reader of one football-data.co.uk season file, for the Dixon-Coles tests and benchmark.
 
 Not the ingestion layer: it keeps only what a Dixon-Coles fit needs (date, teams, full-time goals) and
 handles the quirks of the raw files (UTF-8 BOM, stray 0xA0 bytes, two- or four-digit years, comma-only

@@ -24,7 +24,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from jackpot_pipeline.publish.instance import prepare_dagster_home
 from jackpot_pipeline.settings import PROJECT_ROOT
-from jackpot_pipeline_tests.jackpots_defs.modeled import LEAGUES, bad_card_bytes, card_as
+from jackpot_pipeline_tests.defs.modeled import LEAGUES, bad_card_bytes, card_as
 from jackpot_pipeline_tests.waiting import wait_for
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
