@@ -22,8 +22,6 @@ and whitespace); with both, the teams must be the card's at that position. ``res
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +33,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from jackpot_pipeline.jackpots.cards import CardError, JackpotCard, ResolvedFixture, fixture_key
+from jackpot_pipeline.jackpots.cards.csv_format import read_csv_records
 from jackpot_pipeline.jackpots.tickets import check_probabilities, most_likely_ticket
 from jackpot_pipeline.model.metrics import (
     OUTCOME_LABELS,
@@ -306,13 +305,7 @@ def read_results_file(card: JackpotCard, path: str | Path | None = None) -> list
         raise ResultsFileError(file, "not UTF-8 text") from None
     except OSError as error:
         raise ResultsFileError(file, f"cannot read the file: {error.strerror or error}") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        records = [(reader.line_num, row) for row in reader]
-    except csv.Error as error:
-        raise ResultsFileError(file, f"malformed CSV at line {reader.line_num}: {error}") from None
-    if not records:
-        raise ResultsFileError(file, "empty file: no header row")
+    records = read_csv_records(text, file, ResultsFileError)
     header = [cell.strip().lower() for cell in records[0][1]]
     by_position = "position" in header
     by_teams = "home_team" in header and "away_team" in header

@@ -21,10 +21,6 @@ JACKPOT_PREDICTION_COLUMNS = (
     "edge_home", "edge_draw", "edge_away", "kelly_home", "kelly_draw", "kelly_away", "snapshot_as_of",
     "model_version", "calibration_version", "flags",
 )
-FIXTURE_COLUMNS = (
-    "jackpot_id", "position", "home_team", "away_team", "league", "kickoff", "kickoff_utc_offset", "odds_home",
-    "odds_draw", "odds_away", "resolved_home_team", "resolved_away_team",
-)
 
 
 def _utc_offset(text: object) -> dt.timedelta | None:
