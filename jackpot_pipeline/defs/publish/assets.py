@@ -7,9 +7,9 @@ from dagster import AssetExecutionContext, AssetSpec, multi_asset
 
 from jackpot_pipeline.defs.batch import (
     Materialized,
-    backfill_policy,
     materializations,
     partition_keys,
+    partitioned_multi_asset,
     raise_failures,
     refuse_chained_batches,
 )
@@ -72,14 +72,13 @@ def _publish_metadata(result) -> dict[str, object]:
     return {"dagster/row_count": result.rows, **result.as_metadata()}
 
 
-@multi_asset(
+@partitioned_multi_asset(
     name="publish_league_season",
     specs=[AssetSpec(name, deps=[table], group_name=GROUP, kinds={"postgres"}, code_version=PUBLISH_CODE_VERSION,
                      skippable=True, description=_DESCRIPTIONS[name] + " One transaction per table and partition.")
            for name, (table, _) in LEAGUE_SEASON_TABLES.items()],
     partitions_def=league_season_partitions,
-    backfill_policy=backfill_policy(20),
-    can_subset=False,
+    stage_index=20,
 )
 def publish_league_season(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_league_season")
@@ -141,7 +140,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     yield from materializations(context, {None: results}, {None: fingerprint}, dict.fromkeys(results, PUBLISH_CODE_VERSION))
 
 
-@multi_asset(
+@partitioned_multi_asset(
     name="publish_jackpots",
     specs=[AssetSpec("published_jackpots", deps=["jackpot_predictions"], group_name=GROUP, kinds={"postgres"},
                      code_version=PUBLISH_CODE_VERSION, skippable=True,
@@ -149,8 +148,7 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
                      "jackpot.jackpot_fixtures and jackpot.match_predictions, in one transaction, then finalised there. "
                      "Republishing the same card is a no-op (never an UPDATE: the triggers refuse it).")],
     partitions_def=jackpot_partitions,
-    backfill_policy=backfill_policy(21),
-    can_subset=False,
+    stage_index=21,
 )
 def publish_jackpots(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
     refuse_chained_batches(context, "publish_jackpots")
