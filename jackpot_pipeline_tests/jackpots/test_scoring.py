@@ -234,6 +234,8 @@ def test_results_file_by_teams(three_fixture_card: JackpotCard) -> None:
          "Arsenal v Chelsea is not a fixture of card t"),
         ("position,home_team,away_team,result\n2,Arsenal,Everton,H\n", 2, "position", "Arsenal v Everton is fixture 1, not 2"),
         ("position,result\n1,H,extra\n", None, None, "line 2: row has 3 cells, the header has 2"),
+        ("", None, None, "empty file: no header row"),
+        ('position,result\n1,"H\n', None, None, "malformed CSV at line"),
     ],
 )
 def test_results_file_errors(
