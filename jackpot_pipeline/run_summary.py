@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from jackpot_pipeline.jackpots.exports import export_paths
+from jackpot_pipeline.json_values import optional_number, to_jsonable
 from jackpot_pipeline.model.evaluation import HEADLINE_LEAGUES, HEADLINE_SEASONS, SET_ORDER
 from jackpot_pipeline.steps.validation import FreshnessSettings
 from jackpot_pipeline.warehouse.store import Warehouse
@@ -186,21 +186,7 @@ class RunSummary:
         payload = dataclasses.asdict(self)
         if self.run is not None:
             payload["run"]["unchanged"] = self.run.unchanged
-        return _jsonable(payload)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+        return to_jsonable(payload)
 
 
 def _date(value: Any) -> str | None:
@@ -230,10 +216,10 @@ def _validation(store: Warehouse) -> Validation | None:
         return None
     order = {set_id: i for i, set_id in enumerate(SET_ORDER)}
     frame = frame.sort_values("set_id", key=lambda ids: ids.map(lambda s: order.get(s, len(order))))
+    scores = ("rps", "log_loss", "rps_diff_market_pre", "rps_diff_market_pre_se", "log_loss_diff_market_pre",
+              "log_loss_diff_market_pre_se")
     sets = [SetScore(row["set_id"], SET_DESCRIPTIONS.get(row["set_id"], row["set_id"]), int(row["n"]),
-                     _number(row["rps"]), _number(row["log_loss"]), _number(row["rps_diff_market_pre"]),
-                     _number(row["rps_diff_market_pre_se"]), _number(row["log_loss_diff_market_pre"]),
-                     _number(row["log_loss_diff_market_pre_se"]), row["health"])
+                     *(optional_number(row[score]) for score in scores), row["health"])
             for row in frame.to_dict("records")]
     present = store.query(
         "SELECT DISTINCT league, season FROM validation_summary WHERE scope = 'league_season' ORDER BY league, season")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from jackpot_pipeline.jackpots.cards import RESULTS_SUFFIX, CardError, JackpotCard, load_card
 from jackpot_pipeline.jackpots.finalise import read_jackpot
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.model.validation import detect_drift
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline.warehouse.store import Warehouse, release_thread_database
@@ -28,30 +28,8 @@ __all__ = ["CardRecord", "WarehouseReads", "jsonable"]
 
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN/NaT become null, timestamps ISO strings, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return jsonable(value.item())
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+# A reader always gets an answer: a value of a type the conversion does not know is shown as its text.
+jsonable = functools.partial(to_jsonable, default=str)
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,13 @@ class JackpotTickets(BaseModel):
                                     "with the exact distribution of correct picks")
 
 
-class Page(BaseModel):
-    total: int
+class _Paged(BaseModel):
+    total: int = Field(description="rows matching the query, over all pages")
     limit: int
     offset: int
+
+
+class Page(_Paged):
     items: list[dict[str, Any]]
 
 
@@ -153,10 +156,7 @@ class TokenList(BaseModel):
     tokens: list[TokenView]
 
 
-class AuditPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
+class AuditPage(_Paged):
     entries: list[dict[str, Any]]
 
 

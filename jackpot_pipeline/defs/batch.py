@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from dagster import (
@@ -111,11 +112,8 @@ def materializations(
     """The events of ``results`` ({partition (None: unpartitioned): {asset: Materialized}}); a batch's events
     are stored together (see :func:`~jackpot_pipeline.defs.sqlite_storage.events_stored_together`)."""
     batch = is_batch(context)
-    if batch:
-        with events_stored_together():
-            yield from _reported(results, fingerprints, code_versions, batch=True)
-    else:
-        yield from _reported(results, fingerprints, code_versions, batch=False)
+    with events_stored_together() if batch else nullcontext():
+        yield from _reported(results, fingerprints, code_versions, batch=batch)
 
 
 def _reported(results, fingerprints, code_versions, *, batch: bool) -> Iterator[MaterializeResult | AssetMaterialization]:

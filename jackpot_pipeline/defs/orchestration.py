@@ -58,7 +58,7 @@ jackpot_job = define_asset_job(
 publish_league_season_job = define_asset_job(
     "publish_league_season_job", selection=AssetSelection.assets(
         "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-        "published_match_predictions", "published_validation_results", "published_calibration_data",
+        "published_match_predictions", "published_validation_reports", "published_calibration_curves",
         "published_team_form_features", "published_league_baselines"),
     description="Publish league × season partitions to PostgreSQL.",
 )

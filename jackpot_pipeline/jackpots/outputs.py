@@ -22,12 +22,14 @@ from jackpot_pipeline.warehouse.store import Warehouse
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WrittenOutput:
+    """What an export or a scoring wrote: the version of the data written and metadata describing it."""
+
     data_version: str
     metadata: dict[str, object]
 
 
-def export_jackpot(store: Warehouse, jackpot_id: str, budget: TicketBudget, exports_dir: str | Path) -> Outcome:
+def export_jackpot(store: Warehouse, jackpot_id: str, budget: TicketBudget, exports_dir: str | Path) -> WrittenOutput:
     """``<exports_dir>/<jackpot_id>.json`` and ``.csv`` (written atomically) with the ticket analysis per set."""
     stored, predictions = read_finalised(store, jackpot_id)
     payload = export_payload(stored, predictions, budget)
@@ -39,13 +41,13 @@ def export_jackpot(store: Warehouse, jackpot_id: str, budget: TicketBudget, expo
         ["set", "most likely P(all)", "optimised P(all)", "lines", "optimised ticket"],
         [[set_id, f"{t['most_likely']['p_all_correct']:.3g}", f"{t['optimised']['p_all_correct']:.3g}", t["optimised"]["lines"],
           " ".join(t["optimised"]["selections"])] for set_id, t in sets.items()], "lrrrl")
-    return Outcome(hashlib.sha256(paths.json.read_bytes() + paths.csv.read_bytes()).hexdigest()[:24], {
+    return WrittenOutput(hashlib.sha256(paths.json.read_bytes() + paths.csv.read_bytes()).hexdigest()[:24], {
         "json_path": str(paths.json), "csv_path": str(paths.csv), "budget": budget.to_dict(), "tickets": summary,
         "ticket_table": table,
     })
 
 
-def score_jackpot(store: Warehouse, jackpot_id: str, *, run_id: str, now: dt.datetime) -> Outcome:
+def score_jackpot(store: Warehouse, jackpot_id: str, *, run_id: str, now: dt.datetime) -> WrittenOutput:
     """Every set scored on the results known now (results file beside the card first, then played matches
     within the match window of each kick-off); the jackpot's validation and result rows are replaced."""
     stored, predictions = read_finalised(store, jackpot_id)
@@ -71,7 +73,7 @@ def score_jackpot(store: Warehouse, jackpot_id: str, *, run_id: str, now: dt.dat
     table = markdown_table(["set", "scored", "correct picks", "Brier", "log loss", "RPS"],
                            [[s.set_id, f"{s.n_scored}/{s.n_fixtures}", s.correct_picks, f"{s.brier:.4f}", f"{s.log_loss:.4f}",
                              f"{s.rps:.4f}"] for s in scores.values()], "lrrrrr")
-    return Outcome(hashlib.sha256(f"{stored['content_sha256']}|{outcomes}".encode()).hexdigest()[:24], {
+    return WrittenOutput(hashlib.sha256(f"{stored['content_sha256']}|{outcomes}".encode()).hexdigest()[:24], {
         "fixtures_with_result": sum(r.outcome is not None for r in results), "fixtures": card.n_fixtures,
         "result_sources": pd.Series([r.source or "none" for r in results]).value_counts().to_dict(),
         "results": outcomes, "scores": table,

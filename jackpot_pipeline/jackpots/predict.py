@@ -52,7 +52,8 @@ import pandas as pd
 from jackpot_pipeline.jackpots.cards import JackpotCard, ResolvedFixture
 from jackpot_pipeline.jackpots.tickets import OUTCOME_SYMBOLS
 from jackpot_pipeline.model.dixon_coles import DixonColesConfig, DixonColesFit
-from jackpot_pipeline.model.explain import explain_fixture, to_json_safe
+from jackpot_pipeline.json_values import optional_number, to_jsonable
+from jackpot_pipeline.model.explain import explain_fixture
 from jackpot_pipeline.model.odds import devig_available
 from jackpot_pipeline.model.probability_sets import SET_NAMES, ProbabilitySet, build_probability_sets
 from jackpot_pipeline.model.season_calibration import SeasonCalibration
@@ -215,7 +216,7 @@ class FixturePrediction:
 
     def explanation(self, set_id: str) -> dict[str, Any]:
         """JSON-safe account of one set's probabilities for this fixture."""
-        return to_json_safe({**self.context, "set_id": set_id, "set": dict(self.sets[set_id].derivation)})
+        return to_jsonable({**self.context, "set_id": set_id, "set": dict(self.sets[set_id].derivation)})
 
 
 @dataclass(frozen=True)
@@ -287,10 +288,10 @@ class CardPrediction:
                     "warnings": json.dumps(set_warnings, ensure_ascii=False),
                     "explanation": json.dumps(prediction.explanation(set_id), sort_keys=True, allow_nan=False,
                                               ensure_ascii=False),
-                    **{f"odds_{o}": _number(odds[k]) for k, o in enumerate(_OUTCOMES)},
-                    **{f"market_{o}": _number(market[k]) for k, o in enumerate(_OUTCOMES)},
-                    **{f"edge_{o}": _number(edge[k]) for k, o in enumerate(_OUTCOMES)},
-                    **{f"kelly_{o}": _number(kelly[k]) for k, o in enumerate(_OUTCOMES)},
+                    **{f"odds_{o}": optional_number(odds[k]) for k, o in enumerate(_OUTCOMES)},
+                    **{f"market_{o}": optional_number(market[k]) for k, o in enumerate(_OUTCOMES)},
+                    **{f"edge_{o}": optional_number(edge[k]) for k, o in enumerate(_OUTCOMES)},
+                    **{f"kelly_{o}": optional_number(kelly[k]) for k, o in enumerate(_OUTCOMES)},
                 })
         frame = pd.DataFrame.from_records(records, columns=CARD_PREDICTION_COLUMNS)
         for column in ("lambda_home", "lambda_away"):
@@ -323,10 +324,6 @@ def _canonical_value(value: Any) -> Any:
     if isinstance(value, (np.floating,)):
         return None if math.isnan(float(value)) else float(value)
     return value
-
-
-def _number(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,37 +28,17 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.model.probability_sets import FLAG_NO_MARKET_ODDS, ProbabilitySet
 
-__all__ = ["explain_fixture", "to_json_safe"]
+__all__ = ["explain_fixture"]
 
 OUTCOMES: Final = ("home", "draw", "away")
 _LOG_FLOOR: Final = 1e-15  # the same floor the log-linear pool uses before taking logs
 
 
-def to_json_safe(value: Any) -> Any:
-    """Recursively convert numpy scalars/arrays, tuples and non-string keys to JSON types;
-    NaN and infinities become None."""
-    if isinstance(value, Mapping):
-        return {str(key): to_json_safe(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return to_json_safe(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [to_json_safe(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if np.isfinite(number) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
-
-
 def _by_outcome(values: NDArray[np.float64]) -> dict[str, float | None]:
-    return {outcome: to_json_safe(values[index]) for index, outcome in enumerate(OUTCOMES)}
+    return {outcome: to_jsonable(values[index]) for index, outcome in enumerate(OUTCOMES)}
 
 
 def _set_header(probability_set: ProbabilitySet, row: int) -> dict[str, Any]:
@@ -114,8 +94,8 @@ def _explain_draw_boost(probability_set: ProbabilitySet, row: int) -> dict[str, 
         "base_set": "B",
         "base": _by_outcome(base),
         "draw_boost_factor": factor,
-        "boosted_draw": to_json_safe(boosted_draw),
-        "home_away_scale": to_json_safe(scale),
+        "boosted_draw": to_jsonable(boosted_draw),
+        "home_away_scale": to_jsonable(scale),
         "adjustment": _by_outcome(probability_set.probs[row] - base),
     }
 
@@ -130,7 +110,7 @@ def _explain_sharpening(probability_set: ProbabilitySet, row: int) -> dict[str, 
         "base": _by_outcome(base),
         "exponent": exponent,
         "powered": _by_outcome(powered),
-        "normaliser": to_json_safe(powered.sum()),
+        "normaliser": to_jsonable(powered.sum()),
         "adjustment": _by_outcome(probability_set.probs[row] - base),
     }
 
@@ -160,7 +140,7 @@ def _explain_stacked_pool(probability_set: ProbabilitySet, row: int) -> dict[str
         "model_log_term": _by_outcome(model_term),
         "market_log_term": _by_outcome(market_term),
         "log_score": _by_outcome(log_score),
-        "log_normaliser": to_json_safe(logsumexp(log_score)),
+        "log_normaliser": to_jsonable(logsumexp(log_score)),
     }
 
 
@@ -215,7 +195,7 @@ def explain_fixture(
             entry["derivation"] = explainers[name](probability_set)
         explained[name] = entry
     market_flags = [s.row_flags[FLAG_NO_MARKET_ODDS][row] for s in sets.values() if FLAG_NO_MARKET_ODDS in s.row_flags]
-    return to_json_safe(
+    return to_jsonable(
         {
             "fixture": dict(fixture) if fixture is not None else None,
             "row": row,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.model.health import HealthThresholds, assess_health, season_is_complete, season_order_key
-from jackpot_pipeline.model.json_values import canonical_json, json_safe
+from jackpot_pipeline.json_values import canonical_json, to_jsonable
 
 REGISTRY_COLUMNS: Final = [
     "event_id", "recorded_at", "run_id", "league", "model_version", "event", "status", "reason",
@@ -158,7 +158,7 @@ def build_candidate(
             n_scheduled=int(record.get("n_scheduled") or 0), as_of=as_of,
         )
         seasons[str(record["season"])] = {
-            **{metric: json_safe(record.get(metric)) for metric in _SEASON_METRICS if metric in record},
+            **{metric: to_jsonable(record.get(metric)) for metric in _SEASON_METRICS if metric in record},
             "complete": complete,
         }
     complete = [season for season, values in seasons.items() if values["complete"]]
@@ -180,12 +180,12 @@ def build_candidate(
         league=league,
         model_version=model_version_id(league, code_version, parameters, input_data_versions),
         code_version=code_version,
-        parameters=json_safe(parameters),
-        input_data_versions=json_safe(input_data_versions),
+        parameters=to_jsonable(parameters),
+        input_data_versions=to_jsonable(input_data_versions),
         training_start=training_start,
         training_end=training_end,
         evaluation_season=evaluation_season,
-        metrics=json_safe(metrics),
+        metrics=to_jsonable(metrics),
         created_at=created_at,
     )
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.model.evaluation import MARKET_SETS, PROB_COLUMNS, ordered_sets, score_predictions
-from jackpot_pipeline.model.json_values import json_safe
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.model.metrics import OUTCOME_LABELS, reliability_curve
 from jackpot_pipeline.reporting import markdown_table
 
@@ -80,8 +80,8 @@ def _reliability_payload(mine: pd.DataFrame) -> str:
         payload[label] = {
             "bin_edges": [*lower[rows].tolist(), float(upper[rows[-1]])],
             "count": counts[rows].astype(int).tolist(),
-            "mean_predicted": json_safe(predicted[rows].tolist()),
-            "observed_frequency": json_safe(observed[rows].tolist()),
+            "mean_predicted": to_jsonable(predicted[rows].tolist()),
+            "observed_frequency": to_jsonable(observed[rows].tolist()),
         }
     return json.dumps(payload, sort_keys=True)
 

@@ -2,8 +2,8 @@
 
 The names of :mod:`~jackpot_pipeline.model.evaluation` (scoring and metric rows),
 :mod:`~jackpot_pipeline.model.reports` (reliability bins and markdown), :mod:`~jackpot_pipeline.model.health`
-(health, drift, complete seasons), :mod:`~jackpot_pipeline.model.registry` (the model registry) and
-:mod:`~jackpot_pipeline.model.json_values`, for the assets and steps that use several of them.
+(health, drift, complete seasons) and :mod:`~jackpot_pipeline.model.registry` (the model registry), for the assets
+and steps that use several of them.
 No Dagster here: the assets in ``jackpot_pipeline.defs.validation`` call these and store what they return.
 """
 
@@ -37,9 +37,6 @@ from jackpot_pipeline.model.health import (
     drift_health,
     season_is_complete,
     worst_status,
-)
-from jackpot_pipeline.model.json_values import (
-    json_safe,
 )
 from jackpot_pipeline.model.registry import (
     REGISTRY_COLUMNS,
@@ -115,7 +112,6 @@ __all__ = [
     "training_run_rows",
     "registry_statuses",
     "assert_append_only",
-    "json_safe",
     "RELIABILITY_COLUMNS",
     "DRIFT_COLUMNS",
     "REGISTRY_DDL",

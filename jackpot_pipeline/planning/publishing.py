@@ -30,7 +30,7 @@ def publish_stages(target: str) -> tuple[Stage, ...]:
     return (
         Stage("publish_league_season", (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-            "published_match_predictions", "published_validation_results", "published_calibration_data",
+            "published_match_predictions", "published_validation_reports", "published_calibration_curves",
             "published_team_form_features", "published_league_baselines",
         ), "league_season", _league_season_inputs, PUBLISH_CODE_VERSION, settings, reads=LEAGUE_SEASON_SOURCES, group=group),
         Stage("publish_catalog", ("published_leagues", "published_teams", "published_models"), "global",

@@ -25,29 +25,30 @@ from jackpot_pipeline.publish.engine import (
 )
 from jackpot_pipeline.publish.values import split_flags
 
-SNAPSHOT_COLUMNS = (
+# The columns each Postgres table is written with, in the order the publishers stage them.
+PUBLISHED_SNAPSHOT_COLUMNS = (
     "league", "season", "as_of_date", "team", "model_version", "attack", "defence", "home_advantage", "intercept",
     "rho", "xi", "shrinkage", "is_promoted", "matches_used", "effective_weight", "log_likelihood", "converged",
     "iterations",
 )
-MATCH_PREDICTION_COLUMNS = (
+PUBLISHED_PREDICTION_COLUMNS = (
     "match_id", "set_id", "prob_home", "prob_draw", "prob_away", "lambda_home", "lambda_away", "edge_home",
     "edge_draw", "edge_away", "kelly_home", "kelly_draw", "kelly_away", "snapshot_as_of", "model_version",
     "calibration_version", "flags",
 )
 PROBABILITY_COLUMNS = ("prob_home", "prob_draw", "prob_away")
-CALIBRATION_COLUMNS = (
+PUBLISHED_CALIBRATION_COLUMNS = (
     "season", "league", "scope", "method", "calibration_version", "trained_on_start", "trained_on_end", "cutoff_date",
     "n_train", "n_league_rows", "candidate_scores", "calibrator", "stacked_pool", "isotonic_bins", "flags",
 )
-VALIDATION_COLUMNS = (
+PUBLISHED_VALIDATION_COLUMNS = (
     "league", "season", "set_id", "n", "n_missing", "rps", "rps_se", "brier", "log_loss", "log_loss_se", "ece",
     "ece_noise", "accuracy", "n_paired_market_pre", "rps_diff_market_pre", "rps_diff_market_pre_se",
     "log_loss_diff_market_pre", "log_loss_diff_market_pre_se", "n_paired_market_close", "rps_diff_market_close",
     "rps_diff_market_close_se", "log_loss_diff_market_close", "log_loss_diff_market_close_se", "health",
     "health_reasons",
 )
-MODEL_COLUMNS = (
+PUBLISHED_MODEL_COLUMNS = (
     "model_version", "league", "parameters", "training_start", "training_end", "metrics", "status", "reason",
     "code_version", "evaluation_season", "input_data_versions", "created_at",
 )
@@ -63,7 +64,7 @@ def publish_team_strength_snapshots(
     """One partition of DuckDB ``team_strength_snapshots`` (upsert on the primary key, one transaction).
     Teams and the league are added first when missing (foreign keys)."""
     partition = {"league": league, "season": season}
-    frame = snapshots[list(SNAPSHOT_COLUMNS)]
+    frame = snapshots[list(PUBLISHED_SNAPSHOT_COLUMNS)]
 
     def add_parents(staged: sql.Identifier) -> None:
         add_leagues(connection, [league])
@@ -114,7 +115,7 @@ def publish_validation_reports(
     synchronised on (league, season, set_id) in one transaction (reliability bins and the report's
     context columns have no place in the table and stay in DuckDB)."""
     return _publish_league_season_table(
-        connection, "validation_reports", reports[list(VALIDATION_COLUMNS)], league, season, role,
+        connection, "validation_reports", reports[list(PUBLISHED_VALIDATION_COLUMNS)], league, season, role,
         key_columns=["league", "season", "set_id"])
 
 
@@ -122,7 +123,7 @@ def match_prediction_rows(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int]
     """DuckDB ``match_predictions`` rows as ``jackpot.match_predictions`` rows, and how many were skipped:
     rows without probabilities (market rows of matches without odds) cannot satisfy the table's CHECKs."""
     usable = predictions[list(PROBABILITY_COLUMNS)].notna().all(axis=1)
-    frame = predictions.loc[usable, list(MATCH_PREDICTION_COLUMNS)].copy()
+    frame = predictions.loc[usable, list(PUBLISHED_PREDICTION_COLUMNS)].copy()
     frame["flags"] = [split_flags(value) for value in frame["flags"]]
     return frame.reset_index(drop=True), int((~usable).sum())
 
@@ -161,7 +162,7 @@ def publish_match_predictions(
 def calibration_rows(curves: pd.DataFrame) -> pd.DataFrame:
     """DuckDB ``calibration_curves`` rows as ``jackpot.calibration_curves`` rows (flags as an array,
     missing candidate scores as ``{}``)."""
-    frame = curves[list(CALIBRATION_COLUMNS)].copy()
+    frame = curves[list(PUBLISHED_CALIBRATION_COLUMNS)].copy()
     frame["flags"] = [split_flags(value) for value in frame["flags"]]
     frame["candidate_scores"] = frame["candidate_scores"].where(frame["candidate_scores"].notna(), "{}")
     return frame.reset_index(drop=True)
@@ -184,7 +185,7 @@ def model_rows(state: pd.DataFrame) -> pd.DataFrame:
     frame["created_at"] = frame["created_at"].where(frame["created_at"].notna(), frame["recorded_at"])
     for column in ("parameters", "metrics"):
         frame[column] = frame[column].where(frame[column].notna(), "{}")
-    return frame[list(MODEL_COLUMNS)].reset_index(drop=True)
+    return frame[list(PUBLISHED_MODEL_COLUMNS)].reset_index(drop=True)
 
 
 def training_run_rows(runs: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.publish import SCHEMA, PublishError
 
 _INTEGER_TYPES = {"smallint", "integer", "bigint"}
@@ -120,11 +121,11 @@ def convert(kind: str, value: Any) -> object:
         if isinstance(value, str):
             json.loads(value)  # fail here, naming the column, rather than in COPY
             return value
-        return json.dumps(_plain(value), sort_keys=True)
+        return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=False)
     if kind.endswith("[]"):
         if isinstance(value, str):
             raise ValueError("give a list, not a string, for an array column")
-        return [None if is_missing(v) else str(v) if kind == "text[]" else _plain(v) for v in value]
+        return [None if is_missing(v) else str(v) if kind == "text[]" else _python_scalar(v) for v in value]
     if kind == "text":
         if not isinstance(value, str):
             raise ValueError(f"{type(value).__name__} is not text")
@@ -132,14 +133,8 @@ def convert(kind: str, value: Any) -> object:
     return value
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def split_flags(value: object) -> list[str]:

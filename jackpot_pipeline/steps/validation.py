@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from jackpot_pipeline.json_values import optional_number, to_jsonable
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline.reporting import Markdown, markdown_table
 from jackpot_pipeline.steps.modeling import StepOutput
@@ -65,10 +66,6 @@ def _set_row(metrics: pd.DataFrame, set_id: str = "A") -> dict:
     return rows.iloc[0].to_dict() if len(rows) else {}
 
 
-def _number(value) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
 def validation_report_step(predictions: pd.DataFrame, league: str, season: str,
                            settings: ReportSettings = ReportSettings()) -> StepOutput:
     """Every probability set of one league-season scored out of sample, with health and reliability."""
@@ -92,8 +89,8 @@ def validation_report_step(predictions: pd.DataFrame, league: str, season: str,
         "health": str(model.get("health", "unknown")),
         "health_reasons": {s: reasons for s, reasons in zip(report["set_id"], report["health_reasons"], strict=True) if reasons},
         "health_by_set": dict(zip(report["set_id"], report["health"], strict=True)),
-        "rps_A": _number(model.get("rps")),
-        "rps_gap_A_vs_market_pre": _number(model.get("rps_diff_market_pre")),
+        "rps_A": optional_number(model.get("rps")),
+        "rps_gap_A_vs_market_pre": optional_number(model.get("rps_diff_market_pre")),
         "metrics": Markdown(v.metrics_markdown(report)),
         "reliability_diagram": Markdown(v.png_markdown(png, f"reliability {league} {season}")),
         "model_versions": int(predictions["model_version"].nunique()),
@@ -152,11 +149,11 @@ def summary_step(predictions: pd.DataFrame, settings: SummarySettings = SummaryS
     gain, gain_se, gain_n = paired_rps_difference(scored, "A", "A0")
     return StepOutput({"validation_summary": summary}, {"validation_summary": {
         "headline_matches": int(model.get("n", 0)),
-        "headline_rps_A": _number(model.get("rps")),
+        "headline_rps_A": optional_number(model.get("rps")),
         "headline_rps_A_minus_A0": gain,
         "headline_rps_A_minus_A0_se": gain_se,
         "headline_matches_A_and_A0": gain_n,
-        "headline_rps_gap_A_vs_market_pre": _number(model.get("rps_diff_market_pre")),
+        "headline_rps_gap_A_vs_market_pre": optional_number(model.get("rps_diff_market_pre")),
         "headline_partitions_present": len(present),
         "headline_partitions_missing": sorted(expected - present),
         "health": str(model.get("health", "unknown")),
@@ -166,7 +163,7 @@ def summary_step(predictions: pd.DataFrame, settings: SummarySettings = SummaryS
         "headline": Markdown(v.metrics_markdown(headline_metrics)),
         "by_league": Markdown(v.metrics_markdown(by_league[by_league["set_id"].isin(["A", "B", "G"])], extra_columns=["league"])),
         "drift": drift_markdown(drift),
-        "drift_flags": v.json_safe(drift[drift["status"] != "ok"].to_dict("records")),
+        "drift_flags": to_jsonable(drift[drift["status"] != "ok"].to_dict("records")),
         "reliability_diagram": Markdown(v.png_markdown(png, "reliability, headline sample")),
     }})
 
@@ -247,7 +244,7 @@ def register_models(
     return RegistryUpdate(new_rows, training, registry, decisions, {
         "model_registry": {
             "events": len(registry), "new_events": len(new_rows),
-            "decisions": v.json_safe({lg: (dataclasses.asdict(d) if d is not None else "unchanged") for lg, d in decisions.items()}),
+            "decisions": to_jsonable({lg: d if d is not None else "unchanged" for lg, d in decisions.items()}),
             "active_versions": dict(zip(active["league"], active["model_version"], strict=True)),
             "state": registry_markdown(state), "as_of": as_of.isoformat(),
         },

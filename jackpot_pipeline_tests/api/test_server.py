@@ -15,7 +15,7 @@ from dagster import AssetKey
 
 from jackpot_pipeline.api.app import API_PREFIX
 from jackpot_pipeline.jackpots.cards import load_card, parse_card
-from jackpot_pipeline_tests.defs.modeled import SAMPLE_CARD, SAMPLE_ID, bad_card_bytes, card_as
+from jackpot_pipeline_tests.defs.modeled import SAMPLE_ID, bad_card_bytes, card_as
 
 SETS = ["A", "B", "C", "D", "E", "F", "G"]
 JSON = {"Content-Type": "application/json"}

@@ -26,7 +26,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jackpot_pipeline.jackpots.cards import (
-    CARD_CSV_COLUMNS,
     JACKPOT_ID_PATTERN,
     MAX_FIXTURES,
     MAX_ODDS,

@@ -8,7 +8,7 @@ import pytest
 
 from jackpot_pipeline.model.blending import StackedPool
 from jackpot_pipeline.model.calibration import TemperatureCalibrator
-from jackpot_pipeline.model.explain import explain_fixture, to_json_safe
+from jackpot_pipeline.model.explain import explain_fixture
 from jackpot_pipeline.model.probability_sets import build_probability_sets
 
 MODEL = np.array([[0.50, 0.30, 0.20], [0.40, 0.35, 0.25]])
@@ -114,4 +114,4 @@ def test_errors_and_json_conversion() -> None:
     with pytest.raises(ValueError, match="no probability sets"):
         explain_fixture({}, 0)
     assert "no stacked pool fitted" in explain_fixture(sets, 0)["sets"]["G"]["derivation"]["fallback"]
-    assert to_json_safe({1: (np.int64(2), math.inf, np.bool_(True), None)}) == {"1": [2, None, True, None]}
+    assert json.loads(json.dumps(explain_fixture(sets, 0), allow_nan=False)) == explain_fixture(sets, 0)

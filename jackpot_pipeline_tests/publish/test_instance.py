@@ -144,7 +144,7 @@ def test_a_postgres_instance_keeps_runs_and_materialisations_in_postgres(tmp_pat
             "teams", "validation_summary", "model_registry", "training_runs", "data_freshness")),
         *((name, "E0|2324", published) for name in (
             "published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-            "published_match_predictions", "published_validation_results", "published_calibration_data",
+            "published_match_predictions", "published_validation_reports", "published_calibration_curves",
             "published_team_form_features", "published_league_baselines")),
         *((name, None, catalog) for name in ("published_leagues", "published_teams", "published_models")),
     }

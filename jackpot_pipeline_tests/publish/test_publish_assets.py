@@ -15,7 +15,7 @@ pytestmark = pytest.mark.postgres
 
 PARTITIONS = ["ARG|2023", "ARG|2024", "E0|2324"]
 LEAGUE_SEASON_ASSETS = ("published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-                        "published_match_predictions", "published_validation_results", "published_calibration_data",
+                        "published_match_predictions", "published_validation_reports", "published_calibration_curves",
                         "published_team_form_features", "published_league_baselines")
 
 

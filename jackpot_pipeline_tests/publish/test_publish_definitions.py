@@ -13,7 +13,7 @@ from jackpot_pipeline.planning.publishing import LEAGUE_SEASON_SOURCES, publish_
 
 PUBLISH_JOBS = {"publish_league_season_job", "publish_catalog_job", "publish_jackpots_job"}
 LEAGUE_SEASON_ASSETS = {"published_matches", "published_ingestion_logs", "published_team_strength_snapshots",
-                        "published_match_predictions", "published_validation_results", "published_calibration_data",
+                        "published_match_predictions", "published_validation_reports", "published_calibration_curves",
                         "published_team_form_features", "published_league_baselines"}
 
 
@@ -45,7 +45,7 @@ def test_the_code_location_has_the_publishing_assets_only_with_a_dsn(workspace, 
         assert graph.get(AssetKey(name)).partitions_def.name == "league_season", name
     assert graph.get(AssetKey("published_matches")).parent_keys == {AssetKey("canonical_matches")}
     assert graph.get(AssetKey("published_ingestion_logs")).parent_keys == {AssetKey("ingestion_log")}
-    assert graph.get(AssetKey("published_calibration_data")).parent_keys == {AssetKey("calibration_curves")}
+    assert graph.get(AssetKey("published_calibration_curves")).parent_keys == {AssetKey("calibration_curves")}
     assert graph.get(AssetKey("published_teams")).parent_keys == {AssetKey("teams")}
     assert graph.get(AssetKey("published_models")).parent_keys == {AssetKey("model_registry"), AssetKey("training_runs")}
     assert graph.get(AssetKey("published_jackpots")).partitions_def.name == "jackpots"

@@ -8,6 +8,7 @@ import pytest
 from jackpot_pipeline.defs.orchestration import pipeline_stages, plan_runs
 from jackpot_pipeline.defs.publish import PostgresResource
 from jackpot_pipeline.defs.state import scan_cards, scan_sources
+from jackpot_pipeline.steps.progress import listening
 from jackpot_pipeline_tests.defs.modeled import SAMPLE_ID, SEASONS
 from jackpot_pipeline_tests.publish.expected import (
     HAS_PROBABILITIES,
@@ -111,7 +112,10 @@ def test_make_run_publishes_every_table_with_the_warehouses_row_counts(modeled, 
 
 def test_a_finalised_jackpot_is_published_once_and_then_left_alone(modeled, database, publishing_to):
     publishing_to(database)
-    first = publish_run(modeled, "publish_jackpots_job", [SAMPLE_ID])
+    progress = []
+    with listening(lambda stage, partitions, failed: progress.append((stage, partitions, failed))):
+        first = publish_run(modeled, "publish_jackpots_job", [SAMPLE_ID])
+    assert progress == [("publish_jackpots", (SAMPLE_ID,), 0)]  # make run's progress display: the jackpot's own stage
     stats = materialization_stats(first, "published_jackpots")[SAMPLE_ID]
     assert (stats["inserted"], stats["fixtures"], stats["predictions"], stats["already_finalised"]) == (1, 15, 105, 0)
     assert database.count("jackpots", "jackpot_id = %s AND status = 'finalised'", [SAMPLE_ID]) == 1

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import duckdb
 import numpy as np
@@ -121,8 +122,11 @@ def test_write_once_never_replaces_and_append_stores_equal_rows_once(tmp_path):
 def test_writers_in_several_processes_at_once(tmp_path, shared_data):
     store = Warehouse(tmp_path / "warehouse")
     relpaths = [f"mmz4281/2324/{league}.csv" for league in ("E0", "E1", "SP1", "D1", "I1", "F1")]
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        pool.starmap(_ingest_one, [(str(tmp_path / "warehouse"), str(shared_data), relpath) for relpath in relpaths])
+    # An executor, not a Pool: leaving a Pool's block terminates its workers, and a worker killed while it holds
+    # the task queue's lock leaves the others waiting on it forever (seen once in a full suite run).
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_ingest_one, [str(tmp_path / "warehouse")] * len(relpaths), [str(shared_data)] * len(relpaths),
+                      relpaths))
     counts = store.query("SELECT league, count(*) AS n FROM canonical_matches GROUP BY league ORDER BY league")
     assert dict(counts.values.tolist()) == {"D1": 306, "E0": 380, "E1": 552, "F1": 306, "I1": 380, "SP1": 380}
 

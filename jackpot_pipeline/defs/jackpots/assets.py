@@ -9,12 +9,12 @@ whenever results arrive. The rules live in :mod:`jackpot_pipeline.jackpots.final
 import dataclasses
 import datetime as dt
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, Config
+from dagster import AssetExecutionContext, AssetSpec, Config
 
 from jackpot_pipeline.defs.batch import (Materialized, materializations, partition_keys, partitioned_multi_asset,
                                          raise_failures, refuse_chained_batches)
 from jackpot_pipeline.defs.jackpots.resources import JackpotFilesResource
-from jackpot_pipeline.defs.partitions import jackpot_partitions
+from jackpot_pipeline.defs.partitions import every_partition_of, jackpot_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
 from jackpot_pipeline.jackpots.cards import CardError
@@ -25,7 +25,6 @@ from jackpot_pipeline.planning.pipeline import DEFAULT_TICKET_BUDGET, JACKPOT_CO
 from jackpot_pipeline.sources.fetch import sha256_file
 
 GROUP = "jackpots"
-ALL = AllPartitionMapping()
 _REFUSALS = (CardError, FinalisedJackpotError, LookupError)
 
 
@@ -44,8 +43,8 @@ class TicketBudgetConfig(Config):
 @partitioned_multi_asset(
     name="jackpot_predictions", partitions_def=jackpot_partitions, stage_index=10,
     specs=[AssetSpec("jackpot_predictions", group_name=GROUP, code_version=JACKPOT_CODE_VERSION, skippable=True,
-                     deps=["teams", AssetDep("team_strength_snapshots", partition_mapping=ALL),
-                           AssetDep("calibration_curves", partition_mapping=ALL)],
+                     deps=["teams", every_partition_of("team_strength_snapshots"),
+                           every_partition_of("calibration_curves")],
                      description="Finalised sets A-G per fixture of a jackpot card (tables jackpots + "
                      "jackpot_predictions, written once): latest strength snapshot before each kick-off, operator odds "
                      "de-vigged as the market, the season's calibration map. A changed card or model is refused.")],
@@ -80,7 +79,7 @@ def jackpot_predictions(context: AssetExecutionContext, warehouse: WarehouseReso
                   "and explanations, and per set the most-likely and the budget-optimised ticket with the exact "
                   "distribution of correct picks, P(all correct), P(>= n-1), P(>= n-2)."),
         AssetSpec("jackpot_validation", group_name=GROUP, code_version=JACKPOT_CODE_VERSION, skippable=True,
-                  deps=["jackpot_predictions", AssetDep("canonical_matches", partition_mapping=ALL)],
+                  deps=["jackpot_predictions", every_partition_of("canonical_matches")],
                   description="Every set of a finalised jackpot scored on the results known so far (results file beside "
                   "the card first, then played canonical matches within 3 days of the kick-off): correct picks, Brier, "
                   "log loss, RPS (tables jackpot_validation, jackpot_results; replaced at each run)."),

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from jackpot_pipeline.jackpots.exports import to_jsonable
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.jackpots.finalise import read_jackpot
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline.sources.fetch import sha256_file

@@ -8,10 +8,10 @@ of a batch is spread over the cores (one process per task, results in order).
 
 from functools import partial
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec
+from dagster import AssetExecutionContext, AssetSpec
 
 from jackpot_pipeline.defs.batch import partition_keys, partitioned_multi_asset, refuse_chained_batches, report_partitions
-from jackpot_pipeline.defs.partitions import league_season_partitions
+from jackpot_pipeline.defs.partitions import every_partition_of, league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
 from jackpot_pipeline.model.form import FORM_CODE_VERSION
@@ -27,8 +27,7 @@ from jackpot_pipeline.steps.modeling import (
 from jackpot_pipeline.steps.parallel import map_in_processes, worker_count
 
 GROUP = "modeling"
-ALL = AllPartitionMapping()
-EVERY_CANONICAL_PARTITION = [AssetDep("canonical_matches", partition_mapping=ALL)]
+EVERY_CANONICAL_PARTITION = [every_partition_of("canonical_matches")]
 _DESCRIPTIONS = {
     "team_strength_snapshots": "Walk-forward Dixon-Coles strengths, one snapshot per matchday block (calendar week), "
     "fitted on matches dated strictly before the block.",
@@ -95,7 +94,7 @@ def _calibrate(root: str, task):
 
 @partitioned_multi_asset(
     name="calibration_curves", partitions_def=league_season_partitions, stage_index=2,
-    specs=[_spec("calibration_curves", CALIBRATION_CODE_VERSION, [AssetDep("uncalibrated_predictions", partition_mapping=ALL)])],
+    specs=[_spec("calibration_curves", CALIBRATION_CODE_VERSION, [every_partition_of("uncalibrated_predictions")])],
 )
 def calibration_curves(context: AssetExecutionContext, warehouse: WarehouseResource):
     refuse_chained_batches(context, "calibration")

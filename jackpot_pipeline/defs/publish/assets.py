@@ -3,6 +3,8 @@ registry, and each finalised jackpot, one transaction per table and partition (s
 :mod:`jackpot_pipeline.publish.engine`). A partition is republished when the warehouse versions it was
 published from change, or when the target database is another one (a new database is filled)."""
 
+from collections.abc import Callable, Sequence
+
 from dagster import AssetExecutionContext, AssetSpec, multi_asset
 
 from jackpot_pipeline.defs.batch import (
@@ -42,14 +44,16 @@ from jackpot_pipeline.sources.warehouse_schema import INGESTION_LOG_COLUMNS
 from jackpot_pipeline.steps.progress import partitions_finished
 
 GROUP = "publish"
+# (connection, target database, partition key) -> {published asset: Materialized}
+PartitionPublisher = Callable[[object, str, str], dict[str, Materialized]]
 # published asset -> (warehouse table it copies, publishing function), in the order foreign keys need
 LEAGUE_SEASON_TABLES = {
     "published_matches": ("canonical_matches", publish_matches),
     "published_ingestion_logs": ("ingestion_log", publish_ingestion_logs),
     "published_team_strength_snapshots": ("team_strength_snapshots", publish_team_strength_snapshots),
     "published_match_predictions": ("match_predictions", publish_match_predictions),
-    "published_validation_results": ("validation_reports", publish_validation_reports),
-    "published_calibration_data": ("calibration_curves", publish_calibration_curves),
+    "published_validation_reports": ("validation_reports", publish_validation_reports),
+    "published_calibration_curves": ("calibration_curves", publish_calibration_curves),
     "published_team_form_features": ("team_form_features", publish_team_form_features),
     "published_league_baselines": ("league_baselines", publish_league_baselines),
 }
@@ -61,8 +65,8 @@ _DESCRIPTIONS = {
     "published_match_predictions": "match_predictions of the partition (sets A0, A-G, market_pre, market_close) in "
     "jackpot.match_predictions as match rows (jackpot_id NULL); rows without probabilities (market rows of matches without "
     "odds) cannot satisfy the table's CHECKs and are skipped, counted in metadata.",
-    "published_validation_results": "validation_reports of the partition in jackpot.validation_reports.",
-    "published_calibration_data": "calibration_curves of the partition in jackpot.calibration_curves.",
+    "published_validation_reports": "validation_reports of the partition in jackpot.validation_reports.",
+    "published_calibration_curves": "calibration_curves of the partition in jackpot.calibration_curves.",
     "published_team_form_features": "team_form_features of the partition in jackpot.team_form_features.",
     "published_league_baselines": "league_baselines of the partition in jackpot.league_baselines.",
 }
@@ -70,6 +74,28 @@ _DESCRIPTIONS = {
 
 def _publish_metadata(result) -> dict[str, object]:
     return {"dagster/row_count": result.rows, **result.as_metadata()}
+
+
+def _publish_each_partition(context: AssetExecutionContext, postgres: PostgresResource, stage: str,
+                            assets: Sequence[str], publish_partition: PartitionPublisher):
+    """Publishes each partition of the run, ``publish_partition(connection, target, key)`` returning its
+    {asset: Materialized}; a PublishError fails that partition only. Reports progress under ``stage``, yields
+    the materialisations of the partitions published, then raises naming the ones that failed."""
+    refuse_chained_batches(context, stage)
+    keys, results, failures = partition_keys(context), {}, {}
+    with postgres.prepared() as (connection, target):
+        for key in keys:
+            try:
+                results[key] = publish_partition(connection, target, key)
+            except PublishError as error:
+                failures[key] = str(error)
+                partitions_finished(stage, [key], failed=1)
+                continue
+            partitions_finished(stage, [key])
+    inputs = current_inputs(context.instance, publish_stage(stage, target), list(results))
+    yield from materializations(context, results, {k: fp for k, (fp, _) in inputs.items()},
+                                dict.fromkeys(assets, PUBLISH_CODE_VERSION))
+    raise_failures(failures, len(keys))
 
 
 @partitioned_multi_asset(
@@ -81,29 +107,21 @@ def _publish_metadata(result) -> dict[str, object]:
     stage_index=20,
 )
 def publish_league_season(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
-    refuse_chained_batches(context, "publish_league_season")
-    store, results, failures = warehouse.store, {}, {}
-    with postgres.prepared() as (connection, target):
-        for key in partition_keys(context):
-            league, season = key.split("|", 1)
-            try:
-                published = {}
-                for name, (table, publish) in LEAGUE_SEASON_TABLES.items():
-                    frame = store.read(table, key, INGESTION_LOG_COLUMNS if table == "ingestion_log" else None)
-                    if frame is None:
-                        raise PublishError(f"the warehouse has no {table} for {key}: materialise it first")
-                    published[name] = publish(connection, frame, league, season, role=postgres.writer_role)
-            except PublishError as error:
-                failures[key] = str(error)
-                partitions_finished("publish_league_season", [key], failed=1)
-                continue
-            partitions_finished("publish_league_season", [key])
-            results[key] = {name: Materialized(f"{target}:{result.rows}:{result.unchanged}", _publish_metadata(result))
-                            for name, result in published.items()}
-    inputs = current_inputs(context.instance, publish_stage("publish_league_season", target), list(results))
-    yield from materializations(context, results, {k: fp for k, (fp, _) in inputs.items()},
-                                dict.fromkeys(LEAGUE_SEASON_TABLES, PUBLISH_CODE_VERSION))
-    raise_failures(failures, len(partition_keys(context)))
+    store = warehouse.store
+
+    def publish_partition(connection, target: str, key: str) -> dict[str, Materialized]:
+        league, season = key.split("|", 1)
+        published = {}
+        for name, (table, publish) in LEAGUE_SEASON_TABLES.items():
+            frame = store.read(table, key, INGESTION_LOG_COLUMNS if table == "ingestion_log" else None)
+            if frame is None:
+                raise PublishError(f"the warehouse has no {table} for {key}: materialise it first")
+            published[name] = publish(connection, frame, league, season, role=postgres.writer_role)
+        return {name: Materialized(f"{target}:{result.rows}:{result.unchanged}", _publish_metadata(result))
+                for name, result in published.items()}
+
+    yield from _publish_each_partition(context, postgres, "publish_league_season", list(LEAGUE_SEASON_TABLES),
+                                       publish_partition)
 
 
 @multi_asset(
@@ -151,27 +169,17 @@ def publish_catalog(context: AssetExecutionContext, warehouse: WarehouseResource
     stage_index=21,
 )
 def publish_jackpots(context: AssetExecutionContext, warehouse: WarehouseResource, postgres: PostgresResource):
-    refuse_chained_batches(context, "publish_jackpots")
-    store, results, failures = warehouse.store, {}, {}
-    with postgres.prepared() as (connection, target):
-        for key in partition_keys(context):
-            jackpot, predictions = store.read("jackpots", key), store.read("jackpot_predictions", key)
-            if jackpot is None or predictions is None or jackpot.empty:
-                failures[key] = f"jackpot {key} is not finalised in the warehouse: run jackpot_predictions first"
-                continue
-            try:
-                result = publish_jackpot(connection, jackpot.iloc[0].to_dict(), predictions, role=postgres.writer_role)
-            except PublishError as error:
-                failures[key] = str(error)
-                partitions_finished("publish_league_season", [key], failed=1)
-                continue
-            partitions_finished("publish_league_season", [key])
-            results[key] = {"published_jackpots": Materialized(f"{target}:{jackpot.iloc[0]['content_sha256'][:16]}", {
-                "dagster/row_count": result.extra["predictions"], **result.as_metadata()})}
-    inputs = current_inputs(context.instance, publish_stage("publish_jackpots", target), list(results))
-    yield from materializations(context, results, {k: fp for k, (fp, _) in inputs.items()},
-                                {"published_jackpots": PUBLISH_CODE_VERSION})
-    raise_failures(failures, len(partition_keys(context)))
+    store = warehouse.store
+
+    def publish_partition(connection, target: str, key: str) -> dict[str, Materialized]:
+        jackpot, predictions = store.read("jackpots", key), store.read("jackpot_predictions", key)
+        if jackpot is None or predictions is None or jackpot.empty:
+            raise PublishError(f"jackpot {key} is not finalised in the warehouse: run jackpot_predictions first")
+        result = publish_jackpot(connection, jackpot.iloc[0].to_dict(), predictions, role=postgres.writer_role)
+        return {"published_jackpots": Materialized(f"{target}:{jackpot.iloc[0]['content_sha256'][:16]}", {
+            "dagster/row_count": result.extra["predictions"], **result.as_metadata()})}
+
+    yield from _publish_each_partition(context, postgres, "publish_jackpots", ["published_jackpots"], publish_partition)
 
 
 publish_assets = [publish_league_season, publish_catalog, publish_jackpots]

@@ -8,11 +8,9 @@ from functools import partial
 
 import pandas as pd
 from dagster import (
-    AllPartitionMapping,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetDep,
     AssetExecutionContext,
     AssetSpec,
     Config,
@@ -21,9 +19,10 @@ from dagster import (
 
 from jackpot_pipeline.defs.batch import (Materialized, materializations, partition_keys, partitioned_multi_asset,
                                          refuse_chained_batches, report_partitions)
-from jackpot_pipeline.defs.partitions import league_season_partitions
+from jackpot_pipeline.defs.partitions import every_partition_of, league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.defs.state import current_inputs
+from jackpot_pipeline.json_values import to_jsonable
 from jackpot_pipeline.model import validation as v
 from jackpot_pipeline import tracking
 from jackpot_pipeline.model.walk_forward import DEFAULT_WALK_FORWARD, WALK_FORWARD_CODE_VERSION
@@ -47,7 +46,6 @@ from jackpot_pipeline.steps.validation import (
 )
 
 GROUP = "validation"
-ALL = AllPartitionMapping()
 
 
 class HealthSettings(Config):
@@ -124,7 +122,7 @@ def validation_reports(context: AssetExecutionContext, config: ReportConfig, war
 
 @multi_asset(
     name="validation_summary",
-    specs=[AssetSpec("validation_summary", deps=[AssetDep("match_predictions", partition_mapping=ALL)],
+    specs=[AssetSpec("validation_summary", deps=[every_partition_of("match_predictions")],
                      group_name=GROUP, code_version=VALIDATION_CODE_VERSION,
                      description="The headline comparison (E0 E1 SP1 D1 I1 F1 × 2015/16-2023/24, matches after the "
                      "first 100 of each season) of every set against both market rows, plus per-league and "
@@ -154,7 +152,7 @@ def validation_summary(context: AssetExecutionContext, config: SummaryConfig, wa
     name="register_models",
     specs=[
         AssetSpec("model_registry", group_name=GROUP, code_version=VALIDATION_CODE_VERSION,
-                  deps=[AssetDep(name, partition_mapping=ALL) for name in ("validation_reports", "canonical_matches",
+                  deps=[every_partition_of(name) for name in ("validation_reports", "canonical_matches",
                                                                             "match_predictions")],
                   description="Append-only registry of model versions per league: a version (hash of code version, "
                   "walk-forward settings and input data versions) is registered once with its parameters and metrics; "
@@ -193,7 +191,7 @@ def register_models(context: AssetExecutionContext, config: RegistryConfig, ware
 
 @multi_asset(
     name="data_freshness",
-    specs=[AssetSpec("data_freshness", deps=[AssetDep(name, partition_mapping=ALL) for name in ("canonical_matches", "ingestion_log")],
+    specs=[AssetSpec("data_freshness", deps=[every_partition_of("canonical_matches"), every_partition_of("ingestion_log")],
                      group_name=GROUP, code_version=VALIDATION_CODE_VERSION,
                      description="Per league: date of the last played match, the newest snapshot date of the ingested "
                      "files and the days between; stale when more than the configured number of days (off-season gaps "
@@ -214,7 +212,7 @@ def data_freshness(context: AssetExecutionContext, config: FreshnessConfig, ware
     stale = frame[frame["stale"].astype(bool)]
     yield AssetCheckResult(check_name="data_is_fresh", passed=stale.empty, severity=AssetCheckSeverity.WARN,
                            description=None if stale.empty else f"stale: {', '.join(stale['league'])}",
-                           metadata={"stale_leagues": v.json_safe(stale[["league", "days_behind"]].to_dict("records"))})
+                           metadata={"stale_leagues": to_jsonable(stale[["league", "days_behind"]].to_dict("records"))})
 
 
 validation_assets = [validation_reports, validation_summary, register_models, data_freshness]

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from jackpot_pipeline.sources.fetch import sha256_bytes
+# A card's odds have the source files' lower bound (one constant); the upper bound is the cards' own.
+from jackpot_pipeline.sources.football_data.odds import MIN_ODDS as MIN_ODDS
 
 MAX_FIXTURES: Final = 20
-MIN_ODDS: Final = 1.01
 MAX_ODDS: Final = 1000.0
 MAX_JACKPOT_ID_LENGTH: Final = 64
 # The id names export files (data/exports/<jackpot_id>.json), so it must be a safe file name.
