@@ -315,6 +315,9 @@ def rows_sha256(rows: pd.DataFrame) -> str:
 
 
 def _canonical_value(value: Any) -> Any:
+    """A cell as the hashed text has it. Not :func:`~jackpot_pipeline.json_values.to_jsonable`: a date hashes as
+    its midnight timestamp and an infinity is refused, as in every hash already published, so stored
+    ``content_sha256`` values keep verifying."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
