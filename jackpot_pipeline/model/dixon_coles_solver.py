@@ -479,7 +479,11 @@ def constrained_newton(
     def objective_x(candidate: np.ndarray) -> float:
         return problem.objective(region.to_theta(candidate))
 
-    iterations = 0
+    # max_iter bounds the Newton steps. Working-set changes that move nothing (a constraint dropped, or one
+    # added at a zero-length step) are counted in `iterations` too but bounded apart: where many pairings'
+    # constraints meet at one point (teams with identical strengths) they can take dozens of them.
+    iterations = pivots = 0
+    max_pivots = max_iter + len(region.matrix)
     while True:
         theta = region.to_theta(x)
         value, gradient, hessian = problem.derivatives(theta)
@@ -506,9 +510,14 @@ def constrained_newton(
                 return _SolverResult(theta, True, iterations, gradient_max, message)
             del working[int(np.argmin(multipliers))]
             iterations += 1
+            pivots += 1
             continue
-        if iterations >= max_iter:
+        if iterations - pivots >= max_iter:
             return _iteration_limit("active-set Newton", theta, iterations, gradient_max, max_iter, gradient_tol)
+        if pivots >= max_pivots:
+            return _SolverResult(theta, False, iterations, gradient_max,
+                                 f"active-set Newton: {pivots} working-set changes without reaching the optimum "
+                                 f"(projected gradient {gradient_max:.3e} > tolerance {gradient_tol:.3e})")
         direction = _capped(-basis @ _solve_positive_definite(basis.T @ hessian_x @ basis, projected_gradient))
         growth = region.matrix @ direction
         slack = -region.values(x)
@@ -528,6 +537,7 @@ def constrained_newton(
             # The step reached the blocking constraint, or the constraint is so close that no decrease is
             # measurable before it (a degenerate vertex): either way it joins the working set.
             working.append(blocker)
+            pivots += step == 0.0
         elif step == 0.0:
             return _SolverResult(
                 theta,

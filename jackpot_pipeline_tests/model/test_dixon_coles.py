@@ -221,6 +221,28 @@ def test_rho_constrained_on_the_positive_side():
     assert_independent_constrained_optimiser_agrees(fit, results, np.ones(len(results)))
 
 
+def test_a_degenerate_vertex_does_not_use_up_the_newton_steps():
+    """Found by the random-league property: 16 of 17 matches 0-0, so five teams share one strength and dozens of
+    pairings' constraints meet where ρ reaches the region's edge. The active-set solver changes its working set
+    without moving many times there; those changes are bounded apart from max_iter, which bounds Newton steps."""
+    home = ["A", "A", "A", "A", "B", "B", "B", "C", "A", "A", "A", "A", "A", "D", "A", "A", "F"]
+    away = ["B", "C", "B", "B", "C", "D", "C", "E", "B", "B", "C", "C", "B", "F", "C", "B", "G"]
+    goals = [0] * 9 + [1] + [0] * 7
+    days = [0, 1, 0, 112, 58, 1, 144, 154, 1, 1, 0, 0, 0, 0, 119, 1, 400]
+    data = dict(home_teams=home, away_teams=away, home_goals=goals, away_goals=goals,
+                match_dates=np.datetime64("2023-01-01") + np.array(days).astype("timedelta64[D]"))
+    config = DixonColesConfig(xi=0.0065, shrinkage=0.5)
+    fit = fit_dixon_coles(**data, config=config)
+    diagnostics = fit.diagnostics
+    assert diagnostics.converged and diagnostics.rho_at_bound and diagnostics.solver == "newton+active_set"
+    assert diagnostics.iterations > config.max_iter  # working-set changes included
+    assert fit.rho == pytest.approx(diagnostics.rho_interval[0], rel=1e-9) and fit.rho >= diagnostics.rho_interval[0]
+    homes, aways = all_pairings(fit, extra_teams=("Unseen",))
+    assert min_tau(fit, homes, aways) >= 0
+    with pytest.raises(FitDidNotConverge, match="active-set Newton: iteration limit max_iter=20"):
+        fit_dixon_coles(**data, config=DixonColesConfig(xi=0.0065, shrinkage=0.5, max_iter=20))
+
+
 def assert_independent_constrained_optimiser_agrees(fit: DixonColesFit, results: SeasonResults, weights) -> None:
     """SLSQP with every pairing's τ ≥ 0 as an explicit constraint, started away from our answer, must not
     find a better point."""
