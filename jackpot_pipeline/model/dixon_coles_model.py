@@ -49,7 +49,8 @@ class DixonColesConfig:
     three-season windows (RPS 0.2047 against 0.2052 at 1.0 and 0.2066 at 30). prior_attack /
     prior_defence: strengths given to unseen teams and the shrinkage centre of `promoted_teams`.
     max_goals: score-grid size per side for predictions. tol: convergence threshold on the largest
-    projected-gradient entry, relative to Σw. max_iter: optimiser iteration limit.
+    projected-gradient entry, relative to Σw. max_iter: Newton steps allowed to each solver (the active-set
+    solver's working-set changes that do not move are bounded apart).
     """
 
     xi: float = 0.0018
