@@ -343,8 +343,8 @@ def _read_local_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFra
 
     DuckDB gives dates as ``datetime64[us]`` and an INTEGER column with gaps as pandas' ``Int32`` (pyarrow:
     float64); those are converted. None where the two differ in ways not handled here (a file with no rows,
-    a boolean column or another integer width with gaps), for the caller to ask DuckDB. The tests
-    check equal frames (values and dtypes) on every table of a real run."""
+    a boolean column or another integer width with gaps), for the caller to ask DuckDB. The tests compare
+    with DuckDB's frame (values and dtypes) on real canonical partitions and on an empty file."""
     data = pq.read_table(path, columns=list(columns) if columns else None)
     if data.num_rows == 0:
         return None
