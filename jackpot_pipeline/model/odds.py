@@ -28,9 +28,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from jackpot_pipeline.model.outcome_arrays import as_outcome_array
+from jackpot_pipeline.sources.football_data.odds import MIN_ODDS  # one bound for sources, cards, de-vigging
 
 __all__ = [
-    "MIN_DECIMAL_ODDS",
     "DevigMethod",
     "DEVIG_METHODS",
     "InvalidOdds",
@@ -45,9 +45,6 @@ __all__ = [
     "power_devig",
     "shin_devig",
 ]
-
-MIN_DECIMAL_ODDS: Final = 1.01
-"""Smallest decimal price accepted; anything lower is a data error, not a real quote."""
 
 DevigMethod = Literal["multiplicative", "additive", "power", "shin"]
 DEVIG_METHODS: Final[tuple[str, ...]] = get_args(DevigMethod)
@@ -88,7 +85,7 @@ def _first_invalid_row(odds: NDArray[np.float64]) -> tuple[int, str] | None:
     """The first row that cannot be de-vigged and why, or None when all rows are valid."""
     with np.errstate(invalid="ignore", divide="ignore"):
         non_finite = ~np.isfinite(odds).all(axis=1)
-        too_short = (odds < MIN_DECIMAL_ODDS).any(axis=1) & ~non_finite
+        too_short = (odds < MIN_ODDS).any(axis=1) & ~non_finite
         booksum = (1.0 / odds).sum(axis=1)
         below_one = (booksum < 1.0 - _OVERROUND_TOLERANCE) & ~non_finite & ~too_short
     bad = non_finite | too_short | below_one
@@ -99,7 +96,7 @@ def _first_invalid_row(odds: NDArray[np.float64]) -> tuple[int, str] | None:
     if non_finite[row]:
         reason = f"non-finite odds {values}"
     elif too_short[row]:
-        reason = f"odds {values} include a price below the minimum {MIN_DECIMAL_ODDS}"
+        reason = f"odds {values} include a price below the minimum {MIN_ODDS}"
     else:
         reason = f"odds {values} have overround {float(booksum[row])!r} < 1 (an arbitrage, not a book)"
     return row, reason
@@ -108,7 +105,7 @@ def _first_invalid_row(odds: NDArray[np.float64]) -> tuple[int, str] | None:
 def _invalid_rows_mask(odds: NDArray[np.float64]) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore", divide="ignore"):
         finite = np.isfinite(odds).all(axis=1)
-        long_enough = (odds >= MIN_DECIMAL_ODDS).all(axis=1)
+        long_enough = (odds >= MIN_ODDS).all(axis=1)
         booksum_ok = (1.0 / odds).sum(axis=1) >= 1.0 - _OVERROUND_TOLERANCE
     return ~(finite & long_enough & booksum_ok)
 
@@ -116,7 +113,7 @@ def _invalid_rows_mask(odds: NDArray[np.float64]) -> NDArray[np.bool_]:
 def validate_odds(odds: ArrayLike) -> NDArray[np.float64]:
     """Return ``odds`` as a float (n, 3) array, or raise :class:`InvalidOdds`.
 
-    Invalid: non-finite (including missing) prices, prices below ``MIN_DECIMAL_ODDS``,
+    Invalid: non-finite (including missing) prices, prices below ``MIN_ODDS``,
     or an overround below 1 (by more than 1e-9, so fair odds 1/p survive rounding).
     The error names the first offending row index and values.
     """
@@ -278,7 +275,7 @@ def devig_available(
     A row is *missing* when any of its three prices is NaN (an empty CSV cell). Missing
     rows get NaN probabilities, margin and parameter and ``available[row] = False``, so
     callers handle partial coverage without exceptions. Rows that are present but invalid
-    (infinite, below ``MIN_DECIMAL_ODDS``, overround < 1, or negative under the additive
+    (infinite, below ``MIN_ODDS``, overround < 1, or negative under the additive
     method) still raise :class:`InvalidOdds` -- naming the row index in the full input --
     unless ``invalid="missing"``, which treats them as missing too (use it only when bad
     quotes are expected, and count them).

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from jackpot_pipeline.sources.football_data.cells import parse_float
 from jackpot_pipeline.sources.football_data.columns import ColumnMap
 
-# The lowest decimal price there is (a stake returned plus 1%): the bound for source cells and card odds alike.
+# The lowest decimal price there is (a stake returned plus 1%): the one bound for source cells, card odds and
+# the odds the model de-vigs; anything lower is a data error, not a real quote.
 MIN_ODDS = 1.01
 # Sum of implied probabilities. Observed on all shared files: 0.98 (closing average) to 1.13
 # (Pinnacle in small leagues); outside this band a triple is a data error, not a market.
